@@ -1,0 +1,6 @@
+//! The link layer: the device contract, Ethernet, and neighbour resolution.
+
+pub mod device;
+pub mod neighbor;
+
+pub use device::{ChecksumCaps, Device, DeviceCapabilities, FrameMeta, TxError};

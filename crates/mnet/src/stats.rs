@@ -1,0 +1,160 @@
+//! Counters: every drop has a reason and a counter, readable like
+//! `netstat -s`. Recording is an array index: no allocation, no hashing.
+
+macro_rules! drop_reasons {
+    ($($(#[doc = $doc:literal])* $name:ident => $text:literal,)*) => {
+        /// Why the engine dropped a frame, a packet or a datagram.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        #[non_exhaustive]
+        pub enum Drop { $($(#[doc = $doc])* $name,)* }
+
+        impl Drop {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [Drop] = &[$(Drop::$name,)*];
+            /// A short, stable, human-readable name (`netstat -s` style).
+            pub fn name(self) -> &'static str {
+                match self { $(Drop::$name => $text,)* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    EthTruncated => "ethernet: truncated frame",
+    EthNotForUs => "ethernet: destination is not our MAC",
+    EthUnknownType => "ethernet: unknown ethertype",
+    EthBadOffload => "ethernet: offload metadata we cannot honour",
+    ArpMalformed => "arp: malformed or unsupported packet",
+    ArpNotForUs => "arp: request not for our address",
+    ArpConflict => "arp: packet claims one of our addresses",
+    ArpCacheFull => "arp: cache full, entry evicted",
+    ArpPendingFull => "arp: pending-resolution queue full",
+    ArpUnresolved => "arp: next hop never answered",
+    Ipv4Malformed => "ipv4: malformed header or bad lengths",
+    Ipv4BadVersion => "ipv4: version is not 4",
+    Ipv4BadChecksum => "ipv4: bad header checksum",
+    Ipv4BadSource => "ipv4: bad source address",
+    Ipv4NotForUs => "ipv4: destination is not ours",
+    Ipv4UnknownProtocol => "ipv4: unknown protocol",
+    Ipv4NoRoute => "ipv4: no route to destination",
+    Ipv4TtlExpired => "ipv4: ttl expired",
+    FragMalformed => "fragments: malformed fragment",
+    FragOverlap => "fragments: overlapping fragments, datagram discarded",
+    FragDuplicate => "fragments: duplicate fragment ignored",
+    FragTooBig => "fragments: datagram would exceed 65535 bytes",
+    FragTimeout => "fragments: reassembly timed out",
+    FragEvicted => "fragments: datagram evicted to make room",
+    FragTooMany => "fragments: too many fragments in one datagram",
+    FragNeededDf => "fragments: datagram larger than MTU with DF set",
+    Icmpv4Malformed => "icmpv4: malformed message",
+    Icmpv4BadChecksum => "icmpv4: bad checksum",
+    Icmpv4Unsupported => "icmpv4: unsupported message type",
+    Icmpv4RateLimited => "icmpv4: error not sent, rate limited",
+    Icmpv4NoSocket => "icmpv4: echo reply or error for no socket",
+    Icmpv4ErrorNotSent => "icmpv4: error not sent (rule of RFC 1122)",
+    UdpMalformed => "udp: malformed header",
+    UdpBadChecksum => "udp: bad checksum",
+    UdpNoPort => "udp: no socket on destination port",
+    UdpRecvQueueFull => "udp: socket receive queue full",
+    IcmpSocketQueueFull => "icmp socket: receive queue full",
+    Ipv6Malformed => "ipv6: malformed header",
+    Ipv6Unsupported => "ipv6: not supported yet",
+    TcpMalformed => "tcp: malformed segment",
+    TcpUnsupported => "tcp: not supported yet",
+    TxQueueFull => "transmit: engine queue full",
+    TxTooBig => "transmit: packet larger than any MTU allows",
+    LoopbackFull => "loopback: queue full",
+}
+
+/// Traffic counters (not drops).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub ipv4_in: u64,
+    pub ipv4_out: u64,
+    pub ipv4_frags_in: u64,
+    pub ipv4_reassembled: u64,
+    pub ipv4_frags_out: u64,
+    pub arp_in: u64,
+    pub arp_out: u64,
+    pub icmpv4_in: u64,
+    pub icmpv4_out: u64,
+    pub udp_in: u64,
+    pub udp_out: u64,
+    pub loopback: u64,
+}
+
+/// All counters of one stack.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    drops: [u64; Drop::ALL.len()],
+    pub traffic: Traffic,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            drops: [0; Drop::ALL.len()],
+            traffic: Traffic::default(),
+        }
+    }
+}
+
+impl Stats {
+    /// Count one drop.
+    #[inline]
+    pub fn record(&mut self, reason: Drop) {
+        let slot = &mut self.drops[reason as usize];
+        *slot = slot.saturating_add(1);
+    }
+
+    /// How many times `reason` happened.
+    pub fn drops(&self, reason: Drop) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// Every drop reason with its count, zeros included.
+    pub fn all_drops(&self) -> impl Iterator<Item = (Drop, u64)> + '_ {
+        Drop::ALL.iter().map(|&d| (d, self.drops[d as usize]))
+    }
+
+    /// Sum of all drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+impl core::fmt::Display for Stats {
+    /// `netstat -s` style: traffic, then every non-zero drop reason.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let t = &self.traffic;
+        writeln!(f, "traffic:")?;
+        writeln!(f, "    {} frames in ({} bytes), {} frames out ({} bytes)", t.frames_in, t.bytes_in, t.frames_out, t.bytes_out)?;
+        writeln!(f, "    ipv4: {} in, {} out, {} fragments in, {} reassembled, {} fragments out", t.ipv4_in, t.ipv4_out, t.ipv4_frags_in, t.ipv4_reassembled, t.ipv4_frags_out)?;
+        writeln!(f, "    arp: {} in, {} out; icmpv4: {} in, {} out; udp: {} in, {} out; loopback: {}", t.arp_in, t.arp_out, t.icmpv4_in, t.icmpv4_out, t.udp_in, t.udp_out, t.loopback)?;
+        writeln!(f, "drops: {} total", self.total_drops())?;
+        for (d, n) in self.all_drops().filter(|(_, n)| *n > 0) {
+            writeln!(f, "    {n} {}", d.name())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_and_read() {
+        let mut s = Stats::default();
+        s.record(Drop::UdpNoPort);
+        s.record(Drop::UdpNoPort);
+        assert_eq!(s.drops(Drop::UdpNoPort), 2);
+        assert_eq!(s.total_drops(), 2);
+        assert_eq!(s.all_drops().count(), Drop::ALL.len());
+    }
+}
