@@ -1,1 +1,12 @@
+//! Applications written once against mnet's sockets (no_std), shared by
+//! the `mnet` command, the demo and the unikernel.
+//!
+//! Each application is an `async fn` over a [`mnet::Net`]; it reports what
+//! happens through a callback and leaves printing to its caller.
 #![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod ping;
+pub mod udp_echo;

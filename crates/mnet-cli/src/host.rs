@@ -1,0 +1,181 @@
+//! Running a command on a TAP device: the stack, the executor, signals
+//! (SIGINT/SIGTERM end the command, SIGUSR1 prints the counters) and the
+//! counters printed on exit like `netstat -s`.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufWriter, Read};
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use mnet::executor::{Driver, Executor, Platform};
+use mnet::link::Device;
+use mnet::socket::Interface;
+use mnet::{Config, Instant, Net, Stack};
+use mnet_sim::PcapDevice;
+use mnet_tap::{HostPlatform, Signals, TapDevice, random_mac};
+
+use crate::args::Cli;
+
+/// Signals seen by the platform, and the task waiting for them.
+#[derive(Default)]
+struct SignalState {
+    pending: Signals,
+    waker: Option<Waker>,
+}
+
+/// The host platform, passing the signals it sees to [`SignalState`].
+struct SignalPlatform {
+    inner: HostPlatform,
+    state: Rc<RefCell<SignalState>>,
+}
+
+impl Platform for SignalPlatform {
+    fn now(&mut self) -> Instant {
+        self.inner.now()
+    }
+
+    fn wait(&mut self, deadline: Option<Instant>) {
+        self.inner.wait(deadline);
+        let s = self.inner.take_signals();
+        if !s.is_empty() {
+            let mut st = self.state.borrow_mut();
+            st.pending.interrupt |= s.interrupt;
+            st.pending.usr1 |= s.usr1;
+            if let Some(w) = st.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// Print every counter to stderr, like `netstat -s`.
+pub fn print_stats(net: &Net) {
+    eprint!("{}", net.stats());
+}
+
+fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if let Err(e) = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut seed)) {
+        log::warn!("no /dev/urandom ({e}); using a time-based seed");
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        seed[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    seed
+}
+
+/// Open the tap, build the stack and run `app` on it until it finishes or
+/// a SIGINT/SIGTERM arrives (then `on_interrupt` gives the exit status).
+/// Returns the exit status.
+pub fn run_on_tap<F, Fut>(cli: &Cli, app: F, on_interrupt: impl FnOnce() -> u8) -> u8
+where
+    F: FnOnce(Net) -> Fut,
+    Fut: Future<Output = u8>,
+{
+    let Some(tap_name) = cli.tap.as_deref() else {
+        eprintln!("mnet: this command needs --tap NAME");
+        return 2;
+    };
+    let mut tap = match TapDevice::open(tap_name) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("mnet: cannot attach to tap '{tap_name}': {e}");
+            return 1;
+        }
+    };
+    if let Some(mtu) = cli.mtu {
+        tap = tap.with_mtu(usize::from(mtu));
+    }
+    let platform = match HostPlatform::new(tap.as_raw_fd()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mnet: cannot set up epoll/signals: {e}");
+            return 1;
+        }
+    };
+    let state = Rc::new(RefCell::new(SignalState::default()));
+    let mut platform = SignalPlatform { inner: platform, state: state.clone() };
+    let mac = cli.mac.unwrap_or_else(random_mac);
+    let mut config = Config::new(mac, random_seed());
+    config.mtu = cli.mtu.map(usize::from);
+    if let Some(c) = cli.ipv4 {
+        config.addresses.push(c);
+    }
+    config.ipv4_gateway = cli.ipv4_gateway;
+    let net = Net::new(Stack::new(config, platform.now()));
+    log::info!("attached to {tap_name} as {mac}, MTU {}", tap.mtu());
+
+    let device: Box<dyn Device> = match &cli.pcap {
+        None => Box::new(tap),
+        Some(path) => {
+            let file = match File::create(path) {
+                Ok(f) => BufWriter::new(f),
+                Err(e) => {
+                    eprintln!("mnet: cannot create {}: {e}", path.display());
+                    return 1;
+                }
+            };
+            let clock_net = net.clone();
+            match PcapDevice::new(tap, file, move || clock_net.now()) {
+                Ok(d) => Box::new(d),
+                Err(e) => {
+                    eprintln!("mnet: cannot write {}: {e}", path.display());
+                    return 1;
+                }
+            }
+        }
+    };
+    let mut iface = Interface::new(net.clone(), device);
+    let mut executor = Executor::new();
+
+    let app_net = net.clone();
+    let stats_net = net.clone();
+    let main = async move {
+        let mut app = pin!(app(app_net));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(code) = app.as_mut().poll(cx) {
+                return Poll::Ready(Some(code));
+            }
+            let mut st = state.borrow_mut();
+            if std::mem::take(&mut st.pending.usr1) {
+                print_stats(&stats_net);
+            }
+            if st.pending.interrupt {
+                return Poll::Ready(None);
+            }
+            st.waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    };
+    let drivers: &mut [&mut dyn Driver] = &mut [&mut iface];
+    let result = executor.block_on(&mut platform, drivers, main);
+    // Let the last frames (a reply just queued) reach the device.
+    let now = platform.now();
+    iface.drive(now);
+    let code = match result {
+        Some(code) => code,
+        None => on_interrupt(),
+    };
+    print_stats(&net);
+    code
+}
+
+/// `mnet udp-echo --port P`.
+pub fn udp_echo(cli: &Cli, port: u16) -> u8 {
+    run_on_tap(
+        cli,
+        |net| async move {
+            match mnet_apps::udp_echo::udp_echo(&net, port, None, |peer, len| log::debug!("echoed {len} bytes to {peer}")).await {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("mnet: udp-echo: {e}");
+                    1
+                }
+            }
+        },
+        || 0,
+    )
+}

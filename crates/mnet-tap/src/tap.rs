@@ -1,0 +1,378 @@
+//! A Linux TAP interface as an [`mnet::link::Device`].
+//!
+//! The tap must exist already (`ip tuntap add dev NAME mode tap`): we attach
+//! to it, we never create or configure it. Right after `TUNSETIFF` we set
+//! the tap's offloads to exactly what we support with `TUNSETOFFLOAD`,
+//! because offload flags outlive the descriptor that set them: a tap last
+//! used by a program with `IFF_VNET_HDR` and TSO would otherwise hand us
+//! TCP frames with partial checksums (shared/notes/peers.md, gotcha 1).
+//!
+//! Without `IFF_VNET_HDR` the kernel hands over complete frames of at most
+//! MTU + 14 bytes with valid checksums, so every frame travels with
+//! [`FrameMeta::PLAIN`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use mnet::link::{Device, DeviceCapabilities, FrameMeta, TxError};
+
+use crate::sys::{cvt, if_index, if_mtu, ifreq_for};
+
+/// Size of the one receive buffer: the largest frame a tap can hand over
+/// (64 KiB IP packet + Ethernet header) plus room for a virtio-net header.
+pub const RX_BUFFER_LEN: usize = 65_536 + 256;
+
+/// How many frames one [`Device::receive_batch`] call reads at most.
+pub const TAP_MAX_BATCH: usize = 64;
+
+/// The `TUNSETIFF` flags: a TAP (Ethernet frames) without the 4-byte
+/// packet-information prefix.
+///
+/// Offloads go here: `IFF_VNET_HDR` (then `TUNSETVNETHDRSZ` 12, a
+/// virtio-net header before every frame in both directions, and
+/// [`TUN_OFFLOADS`] with `TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`).
+const TUN_FLAGS: libc::c_int = libc::IFF_TAP | libc::IFF_NO_PI;
+
+/// The `TUNSETOFFLOAD` argument: exactly the offloads we handle. None
+/// without a virtio-net header.
+const TUN_OFFLOADS: libc::c_uint = 0;
+
+/// Frame and error counts of one tap (the engine counts protocol drops).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TapCounters {
+    /// Frames read from the tap.
+    pub rx_frames: u64,
+    /// Bytes read from the tap.
+    pub rx_bytes: u64,
+    /// Reads that failed with something other than "no more frames".
+    pub rx_errors: u64,
+    /// Frames written to the tap.
+    pub tx_frames: u64,
+    /// Bytes written to the tap.
+    pub tx_bytes: u64,
+    /// Writes refused with EAGAIN (back-pressure).
+    pub tx_full: u64,
+    /// Writes that failed otherwise.
+    pub tx_errors: u64,
+}
+
+/// An open TAP interface.
+pub struct TapDevice {
+    file: File,
+    name: String,
+    mtu: usize,
+    rx_buf: Box<[u8]>,
+    counters: TapCounters,
+    /// An error episode is logged once; the flag clears on the next success.
+    rx_error_logged: bool,
+    tx_error_logged: bool,
+}
+
+impl std::fmt::Debug for TapDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapDevice")
+            .field("name", &self.name)
+            .field("fd", &self.file.as_raw_fd())
+            .field("mtu", &self.mtu)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TapDevice {
+    /// Attaches to the existing TAP interface `name` in the calling thread's
+    /// network namespace.
+    ///
+    /// Fails with `NotFound` when no interface has that name (we never
+    /// create one), and with the kernel's error when `name` is not a tap,
+    /// another process holds it, or we lack CAP_NET_ADMIN.
+    pub fn open(name: &str) -> io::Result<TapDevice> {
+        let mut req = ifreq_for(name)?;
+        // TUNSETIFF creates the interface when the name is free; check first
+        // so that attaching never configures the kernel side.
+        if if_index(name)?.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no interface {name:?}: create it first, e.g. `ip tuntap add dev {name} mode tap`"),
+            ));
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open("/dev/net/tun")
+            .map_err(|e| io::Error::new(e.kind(), format!("/dev/net/tun: {e}")))?;
+        req.ifr_ifru.ifru_flags = TUN_FLAGS as libc::c_short;
+        // SAFETY: TUNSETIFF reads and writes the `ifreq` we pass, which
+        // lives on our stack for the whole call; the fd is open.
+        cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) })
+            .map_err(|e| io::Error::new(e.kind(), format!("TUNSETIFF {name} (is it a tap, and free?): {e}")))?;
+        // peers.md gotcha 1: offloads persist on the tap; say exactly ours.
+        // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned
+        // long of TUN_F_* bits); no memory is passed.
+        cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, TUN_OFFLOADS as libc::c_ulong) })
+            .map_err(|e| io::Error::new(e.kind(), format!("TUNSETOFFLOAD {name}: {e}")))?;
+        let mtu = if_mtu(name)?;
+        log::debug!("attached to tap {name} (mtu {mtu}, no offloads)");
+        Ok(TapDevice {
+            file,
+            name: name.to_owned(),
+            mtu,
+            rx_buf: vec![0u8; RX_BUFFER_LEN].into_boxed_slice(),
+            counters: TapCounters::default(),
+            rx_error_logged: false,
+            tx_error_logged: false,
+        })
+    }
+
+    /// Overrides the MTU read from the interface (e.g. `--mtu`).
+    pub fn with_mtu(mut self, mtu: usize) -> TapDevice {
+        self.mtu = mtu;
+        self
+    }
+
+    /// The interface's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The IP MTU in use (from the interface unless overridden).
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    /// The tap's descriptor, for [`crate::HostPlatform::new`].
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// Frame and error counts so far.
+    pub fn counters(&self) -> TapCounters {
+        self.counters
+    }
+}
+
+impl AsRawFd for TapDevice {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+impl AsFd for TapDevice {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl Device for TapDevice {
+    fn capabilities(&self) -> DeviceCapabilities {
+        DeviceCapabilities {
+            mtu: self.mtu,
+            checksum: Default::default(),
+            max_gso_size: 0,
+            rx_coalesce: false,
+            max_batch: TAP_MAX_BATCH,
+        }
+    }
+
+    fn receive_batch(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8])) -> usize {
+        let mut handed = 0;
+        while handed < TAP_MAX_BATCH {
+            match (&self.file).read(&mut self.rx_buf) {
+                // A tap read returns one whole frame; 0 would be an empty
+                // frame, which the kernel never produces: stop the batch.
+                Ok(0) => break,
+                Ok(len) => {
+                    self.rx_error_logged = false;
+                    self.counters.rx_frames += 1;
+                    self.counters.rx_bytes += len as u64;
+                    handed += 1;
+                    if let Some(frame) = self.rx_buf.get(..len) {
+                        sink(&FrameMeta::PLAIN, frame);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    self.counters.rx_errors += 1;
+                    if !self.rx_error_logged {
+                        self.rx_error_logged = true;
+                        log::warn!("tap {}: read failed: {e}", self.name);
+                    }
+                    break;
+                }
+            }
+        }
+        handed
+    }
+
+    fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
+        if meta.gso_type != mnet::link::device::VIRTIO_NET_HDR_GSO_NONE || meta.needs_csum() {
+            // We announced no offloads; the engine must not ask for any.
+            self.counters.tx_errors += 1;
+            log::warn!("tap {}: frame with offload metadata {meta:?} refused", self.name);
+            return Err(TxError::Failed);
+        }
+        loop {
+            match (&self.file).write(frame) {
+                Ok(_) => {
+                    self.tx_error_logged = false;
+                    self.counters.tx_frames += 1;
+                    self.counters.tx_bytes += frame.len() as u64;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.counters.tx_full += 1;
+                    return Err(TxError::Full);
+                }
+                Err(e) => {
+                    self.counters.tx_errors += 1;
+                    if !self.tx_error_logged {
+                        self.tx_error_logged = true;
+                        log::warn!("tap {}: write of {} bytes failed: {e}", self.name, frame.len());
+                    }
+                    return Err(TxError::Failed);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_netns::{TestNetns, require_root};
+    use crate::HostPlatform;
+    use mnet::Duration;
+    use mnet::executor::Platform;
+
+    #[test]
+    fn a_missing_tap_is_not_created() {
+        // Works without root: the existence check comes before TUNSETIFF.
+        let err = TapDevice::open("mnetnosuch0").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert_eq!(TapDevice::open("this-name-is-too-long").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
+
+    const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+    const KERNEL_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+
+    /// An ARP request (RFC 826) from the kernel side for `target`.
+    fn is_arp_request_for(frame: &[u8], target: [u8; 4]) -> bool {
+        frame.len() >= 42
+            && frame[0..6] == [0xff; 6]
+            && frame[6..12] == KERNEL_MAC
+            && frame[12..14] == [0x08, 0x06]
+            && frame[20..22] == [0, 1]
+            && frame[38..42] == target
+    }
+
+    fn arp_reply(our_ip: [u8; 4], kernel_ip: [u8; 4]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(42);
+        f.extend_from_slice(&KERNEL_MAC);
+        f.extend_from_slice(&OUR_MAC);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2]);
+        f.extend_from_slice(&OUR_MAC);
+        f.extend_from_slice(&our_ip);
+        f.extend_from_slice(&KERNEL_MAC);
+        f.extend_from_slice(&kernel_ip);
+        f
+    }
+
+    fn is_echo_request_to_us(frame: &[u8], our_ip: [u8; 4]) -> bool {
+        frame.len() >= 42
+            && frame[0..6] == OUR_MAC
+            && frame[12..14] == [0x08, 0x00]
+            && frame[23] == 1 // ICMP
+            && frame[30..34] == our_ip
+            && frame[34] == 8 // echo request
+    }
+
+    /// Reads frames until `pred` matches one or `limit` passes.
+    fn read_until(tap: &mut TapDevice, platform: &mut HostPlatform, limit: Duration, pred: &dyn Fn(&[u8]) -> bool) -> bool {
+        let end = platform.now() + limit;
+        while platform.now() < end {
+            let mut found = false;
+            tap.receive_batch(&mut |meta, frame| {
+                assert_eq!(*meta, FrameMeta::PLAIN);
+                found |= pred(frame);
+            });
+            if found {
+                return true;
+            }
+            platform.wait(Some(end));
+        }
+        false
+    }
+
+    /// The kernel side pings an address on the tap's subnet: we read its
+    /// ARP request from the tap, answer it, and then read the ICMP echo
+    /// request the kernel sends to our MAC: read, write and read again.
+    #[test]
+    fn kernel_frames_round_trip_through_a_real_tap() {
+        if !require_root("a real tap", &["ip", "ping"]) {
+            return;
+        }
+        let ns = TestNetns::new("tapt");
+        let tap = ns.name().to_owned(); // a unique name, ≤ 15 bytes
+        let (a, b) = ns.subnet();
+        let kernel_ip = [10, a, b, 1];
+        let our_ip = [10, a, b, 2];
+        ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
+        ns.ip(&["link", "set", &tap, "address", "02:00:00:00:00:01", "mtu", "1400"]);
+        ns.ip(&["addr", "add", &format!("10.{a}.{b}.1/24"), "dev", &tap]);
+        ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{tap}.disable_ipv6=1")]);
+        ns.ip(&["link", "set", &tap, "up"]);
+
+        let ns_name = ns.name().to_owned();
+        let worker = std::thread::spawn(move || {
+            crate::test_netns::enter(&ns_name);
+            let mut dev = TapDevice::open(&tap).expect("open tap");
+            assert_eq!(dev.mtu(), 1400, "MTU comes from the interface");
+            assert_eq!(dev.capabilities().mtu, 1400);
+            assert_eq!(dev.capabilities().max_batch, TAP_MAX_BATCH);
+            assert_eq!(dev.capabilities().max_gso_size, 0);
+            let mut platform = HostPlatform::new(dev.as_raw_fd()).expect("platform");
+            let got_arp = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| is_arp_request_for(f, our_ip));
+            assert!(got_arp, "no ARP request from the kernel");
+            dev.transmit(&FrameMeta::PLAIN, &arp_reply(our_ip, kernel_ip)).expect("transmit");
+            let got_echo = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| is_echo_request_to_us(f, our_ip));
+            assert!(got_echo, "no ICMP echo request to our MAC after our ARP reply");
+            let c = dev.counters();
+            assert!(c.rx_frames >= 2 && c.tx_frames == 1 && c.tx_errors == 0, "{c:?}");
+        });
+        // The kernel side: ping an address on the tap's subnet, so it ARPs.
+        let mut ping = ns.spawn(&["ping", "-c", "10", "-i", "0.5", "-W", "1", &format!("10.{a}.{b}.2")]);
+        let result = worker.join();
+        let _ = ping.kill();
+        let _ = ping.wait();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[test]
+    fn a_busy_tap_cannot_be_opened_twice() {
+        if !require_root("a real tap", &["ip"]) {
+            return;
+        }
+        let ns = TestNetns::new("tapb");
+        let tap = ns.name().to_owned();
+        ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
+        let ns_name = ns.name().to_owned();
+        std::thread::spawn(move || {
+            crate::test_netns::enter(&ns_name);
+            let first = TapDevice::open(&tap).expect("first open");
+            assert_eq!(first.mtu(), 1500);
+            assert!(TapDevice::open(&tap).is_err(), "a second attach must fail");
+            drop(first);
+            TapDevice::open(&tap).expect("reopen after close");
+            // A non-tap interface is refused, not reconfigured.
+            assert!(TapDevice::open("lo").is_err());
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
+}

@@ -1,0 +1,105 @@
+//! Stack configuration: addresses, routes and every named bound.
+//!
+//! Configuration is live: addresses and routes can be changed on a running
+//! [`Stack`](crate::stack::Stack) as well.
+
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use crate::ip::reassembly::ReassemblyConfig;
+use crate::link::neighbor::NeighborConfig;
+use crate::wire::{EthernetAddress, IpCidr};
+
+/// RFC 1122 §3.2.1.7: "The current suggested value [for TTL] will be
+/// published in the "Assigned Numbers" RFC" — 64 today (IANA), as Linux.
+pub const DEFAULT_TTL: u8 = 64;
+
+/// Bounds on every table and queue the engine keeps.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// ARP (and later NDP) neighbour cache and its pending-packet queues.
+    pub neighbor: NeighborConfig,
+    /// IPv4/IPv6 fragment reassembly.
+    pub reassembly: ReassemblyConfig,
+    /// Addresses on the interface (all families).
+    pub max_addresses: usize,
+    /// Sockets of each kind (UDP, ICMP echo).
+    pub max_sockets: usize,
+    /// Datagrams waiting in one UDP or ICMP socket until read.
+    pub socket_recv_datagrams: usize,
+    /// Bytes waiting in one UDP or ICMP socket until read.
+    pub socket_recv_bytes: usize,
+    /// Frames waiting for the device (back-pressure beyond that).
+    pub tx_queue_frames: usize,
+    /// Packets looped back to our own addresses, waiting for the next poll.
+    pub loopback_packets: usize,
+    /// Frame buffers kept for reuse (no allocation per packet after warm-up).
+    pub buffer_pool: usize,
+    /// Path-MTU cache entries.
+    pub pmtu_entries: usize,
+    /// Entries in the routing table.
+    pub max_routes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            neighbor: NeighborConfig::default(),
+            reassembly: ReassemblyConfig::default(),
+            max_addresses: 16,
+            max_sockets: 1024,
+            socket_recv_datagrams: 256,
+            socket_recv_bytes: 256 * 1024,
+            tx_queue_frames: 1024,
+            loopback_packets: 256,
+            buffer_pool: 512,
+            pmtu_entries: 256,
+            max_routes: 256,
+        }
+    }
+}
+
+/// Everything a [`Stack`](crate::stack::Stack) needs at construction.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our MAC address.
+    pub mac: EthernetAddress,
+    /// Static addresses, with their prefix (an on-link route each).
+    pub addresses: Vec<IpCidr>,
+    /// The IPv4 default gateway.
+    pub ipv4_gateway: Option<Ipv4Addr>,
+    /// Override the device's MTU (smaller only).
+    pub mtu: Option<usize>,
+    /// The seed of the stack's CSPRNG stream (ISNs, ports, IP IDs, hash keys).
+    pub seed: [u8; 32],
+    /// TTL of the datagrams we originate.
+    pub ttl: u8,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// A configuration with one MAC and no addresses yet.
+    pub fn new(mac: EthernetAddress, seed: [u8; 32]) -> Config {
+        Config {
+            mac,
+            addresses: Vec::new(),
+            ipv4_gateway: None,
+            mtu: None,
+            seed,
+            ttl: DEFAULT_TTL,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Add a static address with its prefix.
+    pub fn address(mut self, cidr: IpCidr) -> Config {
+        self.addresses.push(cidr);
+        self
+    }
+
+    /// Set the IPv4 default gateway.
+    pub fn gateway(mut self, gw: Ipv4Addr) -> Config {
+        self.ipv4_gateway = Some(gw);
+        self
+    }
+}

@@ -1,0 +1,201 @@
+//! mnet's small executor (no_std): wakes only ready tasks and, when nothing
+//! is ready, asks the [`Platform`] to sleep until the device is readable or
+//! the next deadline — an idle stack uses no CPU.
+//!
+//! It is single-threaded: tasks need not be `Send`. The socket handles do
+//! not depend on it; under tokio they work the same.
+//!
+//! ```
+//! use mnet::executor::Executor;
+//! let mut ex = Executor::new();
+//! let spawner = ex.spawner();
+//! let out = ex.block_on_local(async move {
+//!     spawner.spawn(async {});
+//!     40 + 2
+//! });
+//! assert_eq!(out, 42);
+//! ```
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::future::Future;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{Context, Poll, Waker};
+
+use crate::time::{Instant, earliest};
+
+/// What a platform (TAP on Linux, the unikernel, the simulator) supplies to
+/// the executor: a clock and a way to sleep.
+pub trait Platform {
+    /// The current time on this platform's clock.
+    fn now(&mut self) -> Instant;
+
+    /// Sleep until the device may have frames to read, or `deadline`
+    /// passes (`None`: no deadline), or a waker fired from elsewhere.
+    /// Returning early is always allowed.
+    fn wait(&mut self, deadline: Option<Instant>);
+}
+
+/// Something the executor drives between task polls: a stack and its
+/// device (`socket::Interface`), or a whole simulated network.
+pub trait Driver {
+    /// Move frames and run timers; `true` if anything happened.
+    fn drive(&mut self, now: Instant) -> bool;
+    /// When `drive` must run next at the latest.
+    fn poll_at(&self) -> Option<Instant>;
+}
+
+type LocalTask = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Set when any task of the executor was woken.
+struct ReadyFlag(AtomicBool);
+
+struct TaskWaker {
+    woken: AtomicBool,
+    any: Arc<ReadyFlag>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.any.0.store(true, Ordering::Release);
+    }
+}
+
+struct Task {
+    future: LocalTask,
+    flag: Arc<TaskWaker>,
+    waker: Waker,
+}
+
+/// Spawns tasks onto an [`Executor`] from inside other tasks.
+#[derive(Clone)]
+pub struct Spawner {
+    incoming: Rc<RefCell<Vec<LocalTask>>>,
+}
+
+impl Spawner {
+    /// Run `fut` concurrently with the others, until it completes.
+    pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
+        self.incoming.borrow_mut().push(Box::pin(fut));
+    }
+}
+
+/// A single-threaded executor. See the module documentation.
+pub struct Executor {
+    tasks: Vec<Task>,
+    incoming: Rc<RefCell<Vec<LocalTask>>>,
+    any: Arc<ReadyFlag>,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Executor {
+    pub fn new() -> Self {
+        Executor { tasks: Vec::new(), incoming: Rc::new(RefCell::new(Vec::new())), any: Arc::new(ReadyFlag(AtomicBool::new(true))) }
+    }
+
+    /// A handle for spawning tasks.
+    pub fn spawner(&self) -> Spawner {
+        Spawner { incoming: self.incoming.clone() }
+    }
+
+    fn new_waker(&self) -> (Arc<TaskWaker>, Waker) {
+        let flag = Arc::new(TaskWaker { woken: AtomicBool::new(true), any: self.any.clone() });
+        let waker = Waker::from(flag.clone());
+        (flag, waker)
+    }
+
+    /// Poll every task whose waker fired (new tasks count as woken).
+    /// Returns whether any task was polled.
+    fn run_ready(&mut self) -> bool {
+        let mut polled = false;
+        loop {
+            let new: Vec<LocalTask> = core::mem::take(&mut *self.incoming.borrow_mut());
+            for future in new {
+                let (flag, waker) = self.new_waker();
+                self.tasks.push(Task { future, flag, waker });
+            }
+            if !self.any.0.swap(false, Ordering::AcqRel) {
+                break;
+            }
+            let mut i = 0;
+            while i < self.tasks.len() {
+                let t = &mut self.tasks[i];
+                if t.flag.woken.swap(false, Ordering::AcqRel) {
+                    polled = true;
+                    let mut cx = Context::from_waker(&t.waker);
+                    if t.future.as_mut().poll(&mut cx).is_ready() {
+                        self.tasks.swap_remove(i);
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+        }
+        polled
+    }
+
+    /// Run `main` and the spawned tasks to `main`'s completion, driving the
+    /// stacks in `drivers` and sleeping on `platform` when nothing is ready.
+    pub fn block_on<F: Future>(&mut self, platform: &mut dyn Platform, drivers: &mut [&mut dyn Driver], main: F) -> F::Output {
+        let mut main = core::pin::pin!(main);
+        let (main_flag, main_waker) = self.new_waker();
+        loop {
+            let now = platform.now();
+            let mut busy = false;
+            for d in drivers.iter_mut() {
+                busy |= d.drive(now);
+            }
+            if main_flag.woken.swap(false, Ordering::AcqRel) {
+                busy = true;
+                if let Poll::Ready(v) = main.as_mut().poll(&mut Context::from_waker(&main_waker)) {
+                    return v;
+                }
+            }
+            busy |= self.run_ready();
+            // Tasks may have queued frames: hand them to the devices now.
+            for d in drivers.iter_mut() {
+                busy |= d.drive(now);
+            }
+            if busy || main_flag.woken.load(Ordering::Acquire) || self.any.0.load(Ordering::Acquire) {
+                continue;
+            }
+            let deadline = drivers.iter().fold(None, |acc, d| earliest(acc, d.poll_at()));
+            platform.wait(deadline);
+        }
+    }
+
+    /// Run `main` with no stack and no platform (tasks that only wait on
+    /// each other). Panics if everything is blocked, which would otherwise
+    /// hang forever.
+    pub fn block_on_local<F: Future>(&mut self, main: F) -> F::Output {
+        struct NoPlatform;
+        impl Platform for NoPlatform {
+            fn now(&mut self) -> Instant {
+                Instant::ZERO
+            }
+            fn wait(&mut self, _: Option<Instant>) {
+                panic!("block_on_local: every task is blocked");
+            }
+        }
+        self.block_on(&mut NoPlatform, &mut [], main)
+    }
+
+    /// Tasks still alive.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}

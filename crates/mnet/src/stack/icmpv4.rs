@@ -1,0 +1,183 @@
+//! ICMPv4 (RFC 792, RFC 1122 §3.2.2): echo replies, rate-limited error
+//! generation, and received errors routed to the sockets they concern.
+
+use core::net::{IpAddr, SocketAddr};
+
+use super::Stack;
+use super::ipv4_in::{InvokingDatagram, Ipv4Meta};
+use crate::error::Error;
+use crate::stats::Drop;
+use crate::time::Instant;
+use crate::wire::{Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, WireError, ipv4};
+
+/// RFC 1812 §4.3.2.3: "the ICMP datagram SHOULD contain as much of the
+/// original datagram as possible without the length of the ICMP datagram
+/// exceeding 576 bytes." (RFC 1122 §3.2.2 asks for at least the header
+/// plus 8 octets; we quote up to this total.)
+pub const ICMP_ERROR_MAX_LEN: usize = 576;
+
+impl Stack {
+    pub(super) fn process_icmpv4(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8]) {
+        self.stats.traffic.icmpv4_in += 1;
+        let pkt = match Icmpv4Packet::new_checked(payload) {
+            Ok(p) => p,
+            Err(_) => {
+                self.stats.record(Drop::Icmpv4Malformed);
+                return;
+            }
+        };
+        let repr = match Icmpv4Repr::parse(&pkt, !meta.csum_valid) {
+            Ok(r) => r,
+            Err(WireError::BadChecksum) => {
+                self.stats.record(Drop::Icmpv4BadChecksum);
+                return;
+            }
+            Err(WireError::Unsupported) => {
+                self.stats.record(Drop::Icmpv4Unsupported);
+                return;
+            }
+            Err(_) => {
+                self.stats.record(Drop::Icmpv4Malformed);
+                return;
+            }
+        };
+        let src = meta.repr.src_addr;
+        match repr {
+            Icmpv4Repr::EchoRequest { ident, seq_no, data } => {
+                // RFC 1122 §3.2.2.6: "An ICMP Echo Request destined to an IP
+                // broadcast or IP multicast address MAY be silently
+                // discarded." (Linux does, by default.)
+                if meta.broadcast {
+                    self.stats.record(Drop::Icmpv4ErrorNotSent);
+                    return;
+                }
+                // RFC 1122 §3.2.2.6: "Every host MUST implement an ICMP Echo
+                // server function that receives Echo Requests and sends
+                // corresponding Echo Replies." ... "The IP source address in
+                // an ICMP Echo Reply MUST be the same as the specific-
+                // destination address ... of the corresponding ICMP Echo
+                // Request message." ... "Data received in an ICMP Echo
+                // Request MUST be entirely included in the resulting Echo
+                // Reply."
+                let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
+                self.send_icmpv4(now, Some(meta.repr.dst_addr), src, &reply);
+            }
+            Icmpv4Repr::EchoReply { ident, seq_no, data } => {
+                let Some(sock) = self.echo.by_ident(ident) else {
+                    self.stats.record(Drop::Icmpv4NoSocket);
+                    return;
+                };
+                if sock.rx.push(&mut self.pool, SocketAddr::new(IpAddr::V4(src), seq_no), data) {
+                    sock.wake_rx();
+                } else {
+                    self.stats.record(Drop::IcmpSocketQueueFull);
+                }
+            }
+            Icmpv4Repr::DstUnreachable { reason, next_hop_mtu, invoking } => {
+                // RFC 1122 §3.2.2.1: "A Destination Unreachable message that
+                // is received MUST be reported to the transport layer."
+                if reason == Icmpv4DstUnreachable::FragRequired {
+                    self.learn_path_mtu(now, next_hop_mtu, invoking);
+                    return;
+                }
+                let error = match reason {
+                    Icmpv4DstUnreachable::NetUnreachable => Error::NetworkUnreachable,
+                    Icmpv4DstUnreachable::PortUnreachable | Icmpv4DstUnreachable::ProtoUnreachable => Error::ConnectionRefused,
+                    _ => Error::HostUnreachable,
+                };
+                self.deliver_error_to_sender(IpAddr::V4(src), invoking, error);
+            }
+            Icmpv4Repr::TimeExceeded { invoking, .. } => {
+                // RFC 1122 §3.2.2.4: "An incoming Time Exceeded message MUST
+                // be passed to the transport layer." (Linux: EHOSTUNREACH.)
+                self.deliver_error_to_sender(IpAddr::V4(src), invoking, Error::HostUnreachable);
+            }
+            Icmpv4Repr::ParamProblem { invoking, .. } => {
+                // RFC 1122 §3.2.2.5: "A host SHOULD generate Parameter
+                // Problem messages. An incoming Parameter Problem message
+                // MUST be passed to the transport layer".
+                self.deliver_error_to_sender(IpAddr::V4(src), invoking, Error::ProtocolError);
+            }
+        }
+    }
+
+    /// RFC 1191 §4: "When a host receives a Datagram Too Big message, it
+    /// MUST reduce its estimate of the PMTU for the relevant path, based
+    /// on the value of the Next-Hop MTU field in the message."
+    fn learn_path_mtu(&mut self, now: Instant, next_hop_mtu: u16, invoking: &[u8]) {
+        let Some(inv) = InvokingDatagram::parse(invoking) else {
+            self.stats.record(Drop::Icmpv4Malformed);
+            return;
+        };
+        if !self.has_address(&IpAddr::V4(inv.src)) {
+            self.stats.record(Drop::Icmpv4NoSocket);
+            return;
+        }
+        // RFC 1191 §5: an old router sends 0 in the MTU field; "the host
+        // ... should ... use the next lower plateau" below the total length
+        // of the quoted datagram.
+        let mtu = if next_hop_mtu == 0 {
+            let quoted_len = invoking.get(2..4).map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+            plateau_below(quoted_len)
+        } else {
+            usize::from(next_hop_mtu)
+        };
+        self.pmtu.update(now, IpAddr::V4(inv.dst), mtu);
+    }
+
+    /// Build and send one ICMPv4 message.
+    pub(super) fn send_icmpv4(&mut self, now: Instant, src: Option<core::net::Ipv4Addr>, dst: core::net::Ipv4Addr, repr: &Icmpv4Repr) {
+        let len = repr.buffer_len();
+        let sent = self.send_ipv4(now, src, dst, IpProtocol::Icmp, len, false, |buf, _| {
+            let mut pkt = Icmpv4Packet::new_unchecked(buf);
+            repr.emit(&mut pkt);
+        });
+        if sent.is_ok() {
+            self.stats.traffic.icmpv4_out += 1;
+        } else {
+            self.stats.record(Drop::Ipv4NoRoute);
+        }
+    }
+
+    /// Send a Destination Unreachable about a datagram we received, obeying
+    /// RFC 1122 §3.2.2 and the rate limit.
+    pub(super) fn send_dst_unreachable(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8], reason: Icmpv4DstUnreachable) {
+        let r = &meta.repr;
+        // RFC 1122 §3.2.2: "An ICMP error message MUST NOT be sent as the
+        // result of receiving: * an ICMP error message, or * a datagram
+        // destined to an IP broadcast or IP multicast address, or * a
+        // datagram sent as a link-layer broadcast, or * a non-initial
+        // fragment, or * a datagram whose source address does not define a
+        // single host".
+        if meta.broadcast || r.frag_offset != 0 || r.src_addr.is_unspecified() || r.src_addr.is_loopback() {
+            self.stats.record(Drop::Icmpv4ErrorNotSent);
+            return;
+        }
+        if r.next_header == IpProtocol::Icmp && payload.first().is_some_and(|t| !matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18)) {
+            self.stats.record(Drop::Icmpv4ErrorNotSent);
+            return;
+        }
+        // RFC 1812 §4.3.2.8: "a router SHOULD limit the rate at which it
+        // generates ICMP error messages" — hosts too (Linux icmp_ratelimit).
+        if !self.icmp_errors.try_take(now) {
+            self.stats.record(Drop::Icmpv4RateLimited);
+            return;
+        }
+        let quote_len = payload.len().min(ICMP_ERROR_MAX_LEN - ipv4::HEADER_LEN - 8 - ipv4::HEADER_LEN);
+        let mut quote = self.pool.take(ipv4::HEADER_LEN + quote_len);
+        {
+            let mut q = Ipv4Packet::new_unchecked(&mut quote[..]);
+            r.emit(&mut q, true);
+        }
+        quote[ipv4::HEADER_LEN..].copy_from_slice(&payload[..quote_len]);
+        let repr = Icmpv4Repr::DstUnreachable { reason, next_hop_mtu: 0, invoking: &quote };
+        self.send_icmpv4(now, Some(r.dst_addr), r.src_addr, &repr);
+        self.pool.give(quote);
+    }
+}
+
+/// RFC 1191 §7, Table 7-1 plateaus: the largest plateau below `len`.
+fn plateau_below(len: usize) -> usize {
+    const PLATEAUS: [usize; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296];
+    PLATEAUS.iter().copied().find(|&p| p < len).unwrap_or(super::ipv4_out::IPV4_MIN_MTU)
+}

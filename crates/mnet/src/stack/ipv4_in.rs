@@ -1,0 +1,262 @@
+//! IPv4 input (RFC 791, RFC 1122 §3.2.1): validation, local delivery,
+//! reassembly, and demultiplexing to ICMP and UDP.
+
+use core::net::{IpAddr, SocketAddr};
+
+use super::Stack;
+use crate::error::Error;
+use crate::ip::reassembly::{FragError, FragKey};
+use crate::stats::Drop;
+use crate::time::Instant;
+use crate::wire::{EthernetAddress, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError};
+
+/// What the transport layer needs to know about the datagram it got.
+#[derive(Clone, Copy)]
+pub(super) struct Ipv4Meta {
+    pub repr: Ipv4Repr,
+    /// Sent to a broadcast address (no ICMP errors about it, no echo reply).
+    pub broadcast: bool,
+    /// The checksum of the transport layer was validated by the device.
+    pub csum_valid: bool,
+}
+
+impl Stack {
+    /// One IPv4 packet, from the link (`link_src` set) or from loopback.
+    pub(super) fn process_ipv4(&mut self, now: Instant, link_src: Option<EthernetAddress>, link_broadcast: bool, bytes: &[u8], csum_valid: bool) {
+        let _ = link_src;
+        self.stats.traffic.ipv4_in += 1;
+        let pkt = match Ipv4Packet::new_checked(bytes) {
+            Ok(p) => p,
+            Err(_) => {
+                self.stats.record(Drop::Ipv4Malformed);
+                return;
+            }
+        };
+        // RFC 1122 §3.2.1.1: "A datagram whose version number is not 4
+        // MUST be silently discarded."
+        if pkt.version() != 4 {
+            self.stats.record(Drop::Ipv4BadVersion);
+            return;
+        }
+        // RFC 1122 §3.2.1.2: "A host MUST verify the IP header checksum on
+        // every received datagram and silently discard every datagram that
+        // has a bad checksum."
+        let repr = match Ipv4Repr::parse(&pkt, !csum_valid) {
+            Ok(r) => r,
+            Err(WireError::BadChecksum) => {
+                self.stats.record(Drop::Ipv4BadChecksum);
+                return;
+            }
+            Err(_) => {
+                self.stats.record(Drop::Ipv4Malformed);
+                return;
+            }
+        };
+        // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming
+        // datagram containing an IP source address that is invalid by the
+        // rules of this section." (broadcast, multicast, class E)
+        if repr.src_addr.is_broadcast() || repr.src_addr.is_multicast() || self.is_ipv4_broadcast(repr.src_addr) {
+            self.stats.record(Drop::Ipv4BadSource);
+            return;
+        }
+        let broadcast = self.is_ipv4_broadcast(repr.dst_addr);
+        // RFC 1122 §3.3.4.2 (single-homed, no forwarding): we accept only
+        // datagrams for our addresses or broadcast; a host is not a router.
+        if !broadcast && !self.has_address(&IpAddr::V4(repr.dst_addr)) && !repr.dst_addr.is_loopback() {
+            self.stats.record(Drop::Ipv4NotForUs);
+            return;
+        }
+        // RFC 1122 §3.3.6: a datagram sent to a link-layer broadcast but a
+        // unicast IP address "SHOULD be silently discarded".
+        if link_broadcast && !broadcast {
+            self.stats.record(Drop::Ipv4NotForUs);
+            return;
+        }
+        let meta = Ipv4Meta { repr, broadcast, csum_valid };
+        if repr.more_frags || repr.frag_offset != 0 {
+            self.stats.traffic.ipv4_frags_in += 1;
+            self.reassemble(now, meta, pkt.payload());
+            return;
+        }
+        self.deliver_ipv4(now, &meta, pkt.payload(), true);
+    }
+
+    /// RFC 791 §3.2, "Reassembly": "The internet identification field (ID)
+    /// is used together with the source and destination address, and the
+    /// protocol fields, to identify datagram fragments for reassembly."
+    fn reassemble(&mut self, now: Instant, mut meta: Ipv4Meta, payload: &[u8]) {
+        let r = &meta.repr;
+        let key = FragKey { src: IpAddr::V4(r.src_addr), dst: IpAddr::V4(r.dst_addr), ident: u32::from(r.ident), protocol: u8::from(r.next_header) };
+        let evicted_before = self.reassembly.evicted();
+        let result = self.reassembly.insert(now, key, usize::from(r.frag_offset), r.more_frags, payload);
+        for _ in evicted_before..self.reassembly.evicted() {
+            self.stats.record(Drop::FragEvicted);
+        }
+        match result {
+            Ok(None) => {}
+            Ok(Some(done)) => {
+                self.stats.traffic.ipv4_reassembled += 1;
+                meta.repr.payload_len = done.data.len();
+                meta.repr.more_frags = false;
+                meta.repr.frag_offset = 0;
+                self.deliver_ipv4(now, &meta, &done.data, true);
+                self.reassembly.recycle(done.data);
+            }
+            Err(e) => self.stats.record(match e {
+                FragError::TooBig => Drop::FragTooBig,
+                FragError::Overlap => Drop::FragOverlap,
+                FragError::Duplicate => Drop::FragDuplicate,
+                FragError::TooManyFragments => Drop::FragTooMany,
+                FragError::Malformed => Drop::FragMalformed,
+            }),
+        }
+    }
+
+    /// A complete datagram for us: hand it to its protocol.
+    /// `first_fragment` is false only for datagrams we must not answer
+    /// with ICMP errors.
+    pub(super) fn deliver_ipv4(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8], first_fragment: bool) {
+        match meta.repr.next_header {
+            IpProtocol::Icmp => self.process_icmpv4(now, meta, payload),
+            IpProtocol::Udp => self.process_udp(now, meta, payload),
+            IpProtocol::Tcp => self.stats.record(Drop::TcpUnsupported),
+            _ => {
+                self.stats.record(Drop::Ipv4UnknownProtocol);
+                // RFC 1122 §3.2.2.1: "A host SHOULD generate Destination
+                // Unreachable messages with code: 2 (Protocol Unreachable),
+                // when the designated transport protocol is not supported".
+                if first_fragment {
+                    self.send_dst_unreachable(now, meta, payload, crate::wire::Icmpv4DstUnreachable::ProtoUnreachable);
+                }
+            }
+        }
+    }
+
+    /// RFC 768 / RFC 1122 §4.1.3: verify the checksum, find the socket,
+    /// queue the datagram; a closed port gets a port unreachable.
+    fn process_udp(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8]) {
+        self.stats.traffic.udp_in += 1;
+        let r = &meta.repr;
+        let src = IpAddr::V4(r.src_addr);
+        let dst = IpAddr::V4(r.dst_addr);
+        let Ok(pkt) = UdpPacket::new_checked(payload) else {
+            self.stats.record(Drop::UdpMalformed);
+            return;
+        };
+        // RFC 1122 §4.1.3.4: "If a UDP datagram is received with a checksum
+        // that is non-zero and invalid, UDP MUST silently discard the
+        // datagram."
+        let udp = match UdpRepr::parse(&pkt, &src, &dst, !meta.csum_valid) {
+            Ok(u) => u,
+            Err(WireError::BadChecksum) => {
+                self.stats.record(Drop::UdpBadChecksum);
+                return;
+            }
+            Err(_) => {
+                self.stats.record(Drop::UdpMalformed);
+                return;
+            }
+        };
+        let peer = SocketAddr::new(src, udp.src_port);
+        let Some(h) = self.udp.lookup(&dst, udp.dst_port, &peer) else {
+            self.stats.record(Drop::UdpNoPort);
+            // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP
+            // port for which there is no pending LISTEN call, UDP SHOULD
+            // send an ICMP Port Unreachable message."
+            self.send_dst_unreachable(now, meta, payload, crate::wire::Icmpv4DstUnreachable::PortUnreachable);
+            return;
+        };
+        let data = pkt.payload();
+        let Some(sock) = self.udp.get_mut(h) else { return };
+        if sock.rx.push(&mut self.pool, peer, data) {
+            sock.wake_rx();
+        } else {
+            self.stats.record(Drop::UdpRecvQueueFull);
+        }
+    }
+
+    /// An error about a datagram we sent, from the network or from our own
+    /// address resolution: tell the socket that sent it.
+    pub(super) fn deliver_error_to_sender(&mut self, from: IpAddr, invoking: &[u8], error: Error) {
+        let Some(inv) = InvokingDatagram::parse(invoking) else { return };
+        match inv.protocol {
+            IpProtocol::Udp => {
+                let local = SocketAddr::new(IpAddr::V4(inv.src), inv.src_port());
+                let remote = SocketAddr::new(IpAddr::V4(inv.dst), inv.dst_port());
+                let Some(h) = self.udp.lookup_sender(&local) else {
+                    self.stats.record(Drop::Icmpv4NoSocket);
+                    return;
+                };
+                if let Some(sock) = self.udp.get_mut(h) {
+                    // RFC 1122 §4.1.3.3: "UDP MUST pass to the application
+                    // layer all ICMP error messages that it receives from
+                    // the IP layer." Like Linux, an unconnected socket
+                    // cannot tell which send failed, so only a connected
+                    // one is told.
+                    if sock.remote == Some(remote) {
+                        sock.error = Some(error);
+                        sock.wake_rx();
+                    }
+                }
+            }
+            IpProtocol::Icmp => {
+                let (ident, seq_no) = inv.echo_ident_seq();
+                match self.echo.by_ident(ident) {
+                    Some(s) => s.push_error(crate::icmp_socket::EchoError { from, seq_no, error }),
+                    None => self.stats.record(Drop::Icmpv4NoSocket),
+                }
+            }
+            _ => self.stats.record(Drop::Icmpv4NoSocket),
+        }
+    }
+
+    /// Address resolution failed for a packet we wanted to send: the
+    /// sender sees host unreachable, as if an ICMP error had come back.
+    pub(super) fn report_unreachable_locally(&mut self, _now: Instant, ip_packet: &[u8]) {
+        let from = InvokingDatagram::parse(ip_packet).map_or(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), |d| IpAddr::V4(d.src));
+        self.deliver_error_to_sender(from, ip_packet, Error::HostUnreachable);
+    }
+}
+
+/// The start of a datagram quoted in an ICMP error: IP header plus at
+/// least 8 bytes of transport header (RFC 792). Parsed leniently, because
+/// the quote is usually truncated.
+pub(super) struct InvokingDatagram<'a> {
+    pub src: core::net::Ipv4Addr,
+    pub dst: core::net::Ipv4Addr,
+    pub protocol: IpProtocol,
+    pub transport: &'a [u8],
+}
+
+impl<'a> InvokingDatagram<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Option<Self> {
+        let first = *bytes.first()?;
+        if first >> 4 != 4 {
+            return None;
+        }
+        let ihl = usize::from(first & 0x0f) * 4;
+        if ihl < 20 || bytes.len() < ihl + 8 {
+            return None;
+        }
+        let addr = |at: usize| core::net::Ipv4Addr::new(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
+        Some(InvokingDatagram { src: addr(12), dst: addr(16), protocol: IpProtocol::from(bytes[9]), transport: &bytes[ihl..] })
+    }
+
+    fn be16(&self, at: usize) -> u16 {
+        u16::from_be_bytes([self.transport[at], self.transport[at + 1]])
+    }
+
+    /// UDP/TCP source port (the transport quote has at least 8 bytes).
+    pub fn src_port(&self) -> u16 {
+        self.be16(0)
+    }
+
+    pub fn dst_port(&self) -> u16 {
+        self.be16(2)
+    }
+
+    /// ICMP echo identifier and sequence number.
+    pub fn echo_ident_seq(&self) -> (u16, u16) {
+        (self.be16(4), self.be16(6))
+    }
+}

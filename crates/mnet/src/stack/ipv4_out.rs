@@ -1,0 +1,223 @@
+//! IPv4 output (RFC 791, RFC 1122 §3.3): source selection, routing,
+//! loopback to our own addresses, and fragmentation to the path MTU.
+
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr};
+
+use super::Stack;
+use crate::error::{Error, Result};
+use crate::stats::Drop;
+use crate::time::Instant;
+use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr, ethernet, ipv4};
+
+/// RFC 791 §3.2: "Every internet module must be able to forward a datagram
+/// of 68 octets without further fragmentation." Below this we never
+/// fragment (and refuse to send).
+pub const IPV4_MIN_MTU: usize = 68;
+
+/// The largest IPv4 datagram (the total length field is 16 bits).
+pub const IPV4_MAX_DATAGRAM: usize = 65535;
+
+/// Where a datagram goes after routing.
+#[derive(Clone, Copy)]
+pub(super) enum NextHop {
+    /// To one of our own addresses: looped back inside the engine.
+    Loopback,
+    /// On the link, to this neighbour (or broadcast).
+    Link { hop: Ipv4Addr, broadcast: bool },
+}
+
+impl Stack {
+    /// Where a datagram to `dst` goes.
+    pub(super) fn route_ipv4(&self, dst: Ipv4Addr) -> Result<NextHop> {
+        if dst.is_loopback() || self.has_address(&IpAddr::V4(dst)) {
+            return Ok(NextHop::Loopback);
+        }
+        if self.is_ipv4_broadcast(dst) {
+            return Ok(NextHop::Link { hop: dst, broadcast: true });
+        }
+        if dst.is_multicast() || dst.is_unspecified() {
+            return Err(Error::NetworkUnreachable);
+        }
+        let route = self.routes.lookup(&IpAddr::V4(dst)).ok_or(Error::NetworkUnreachable)?;
+        match route.via {
+            None => Ok(NextHop::Link { hop: dst, broadcast: false }),
+            Some(IpAddr::V4(gw)) => Ok(NextHop::Link { hop: gw, broadcast: false }),
+            Some(IpAddr::V6(_)) => Err(Error::NetworkUnreachable),
+        }
+    }
+
+    /// The source address for a datagram to `dst` via `next`.
+    pub(super) fn select_ipv4_source(&self, src: Option<Ipv4Addr>, dst: Ipv4Addr, next: NextHop) -> Result<Ipv4Addr> {
+        match src {
+            Some(s) if !s.is_unspecified() => {
+                if self.has_address(&IpAddr::V4(s)) {
+                    Ok(s)
+                } else {
+                    Err(Error::AddressNotAvailable)
+                }
+            }
+            _ => {
+                let peer = match next {
+                    NextHop::Loopback => dst,
+                    NextHop::Link { hop, .. } => hop,
+                };
+                self.ipv4_source_for(peer).ok_or(Error::AddressNotAvailable)
+            }
+        }
+    }
+
+    /// How many frames a datagram of `ip_len` bytes takes at `mtu`.
+    fn fragments_needed(ip_len: usize, mtu: usize) -> usize {
+        if ip_len <= mtu {
+            return 1;
+        }
+        let per = (mtu.saturating_sub(ipv4::HEADER_LEN)) & !7;
+        (ip_len - ipv4::HEADER_LEN).div_ceil(per.max(8))
+    }
+
+    /// Originate a datagram: `fill(payload, src)` writes the
+    /// `payload_len`-byte transport payload (and its checksum).
+    /// `user`: a socket operation, which gets `WouldBlock` when the
+    /// transmit queue is full instead of a counted drop.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_ipv4(
+        &mut self,
+        now: Instant,
+        src: Option<Ipv4Addr>,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+        user: bool,
+        fill: impl FnOnce(&mut [u8], Ipv4Addr),
+    ) -> Result<()> {
+        let next = self.route_ipv4(dst)?;
+        let src = self.select_ipv4_source(src, dst, next)?;
+        let ip_len = ipv4::HEADER_LEN + payload_len;
+        if ip_len > IPV4_MAX_DATAGRAM {
+            return Err(Error::MessageTooLong);
+        }
+        if user {
+            let frames = match next {
+                NextHop::Loopback => 0,
+                NextHop::Link { .. } => Self::fragments_needed(ip_len, self.path_mtu(now, IpAddr::V4(dst))),
+            };
+            if !self.tx_has_room(frames) {
+                return Err(Error::WouldBlock);
+            }
+        }
+        let headroom = match next {
+            NextHop::Loopback => 0,
+            NextHop::Link { .. } => ethernet::HEADER_LEN,
+        };
+        let mut buf = self.pool.take(headroom + ip_len);
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let repr = Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: protocol,
+            payload_len,
+            hop_limit: self.ttl,
+            dscp_ecn: 0,
+            ident: self.ip_ident,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        {
+            let mut pkt = Ipv4Packet::new_unchecked(&mut buf[headroom..]);
+            repr.emit(&mut pkt, true);
+        }
+        fill(&mut buf[headroom + ipv4::HEADER_LEN..], src);
+        self.stats.traffic.ipv4_out += 1;
+        match next {
+            NextHop::Loopback => {
+                if self.loopback.len() >= self.limits.loopback_packets {
+                    self.stats.record(Drop::LoopbackFull);
+                    self.pool.give(buf);
+                    return if user { Err(Error::WouldBlock) } else { Ok(()) };
+                }
+                self.loopback.push_back(buf);
+            }
+            NextHop::Link { hop, broadcast } => self.output_via(now, hop, broadcast, buf),
+        }
+        Ok(())
+    }
+
+    /// Put an Ethernet header on an IPv4 packet (behind headroom) and queue
+    /// it, fragmented to the path MTU when it is larger.
+    pub(super) fn emit_ipv4_frame(&mut self, now: Instant, mut frame: Vec<u8>, dst_mac: EthernetAddress) {
+        {
+            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.set_dst_addr(dst_mac);
+            eth.set_src_addr(self.mac);
+            eth.set_ethertype(EtherType::Ipv4);
+        }
+        let ip = &frame[ethernet::HEADER_LEN..];
+        let (dst, ip_len) = match Ipv4Packet::new_checked(ip) {
+            Ok(p) => (p.dst_addr(), usize::from(p.total_len())),
+            Err(_) => {
+                self.stats.record(Drop::TxTooBig);
+                self.pool.give(frame);
+                return;
+            }
+        };
+        let mtu = self.path_mtu(now, IpAddr::V4(dst));
+        if ip_len <= mtu {
+            self.push_frame(frame);
+            return;
+        }
+        self.fragment_and_push(frame, mtu);
+    }
+
+    /// RFC 791 §3.2, "Fragmentation": "To fragment a long internet
+    /// datagram, an internet protocol module ... creates two new internet
+    /// datagrams and copies the contents of the internet header fields from
+    /// the long datagram into both new internet headers. The data of the
+    /// long datagram is divided into two portions on a 8 octet (64 bit)
+    /// boundary ... the more-fragments flag is set ... the fragment offset
+    /// field of the second new internet datagram is set to the value of
+    /// that field in the long datagram plus NFB." — applied repeatedly.
+    fn fragment_and_push(&mut self, frame: Vec<u8>, mtu: usize) {
+        let ip = &frame[ethernet::HEADER_LEN..];
+        let Ok(pkt) = Ipv4Packet::new_checked(ip) else {
+            self.pool.give(frame);
+            return;
+        };
+        let hdr_len = usize::from(pkt.header_len());
+        if pkt.dont_frag() || mtu < IPV4_MIN_MTU {
+            self.stats.record(Drop::FragNeededDf);
+            self.pool.give(frame);
+            return;
+        }
+        let base_offset = usize::from(pkt.frag_offset());
+        let last_more = pkt.more_frags();
+        let payload = pkt.payload();
+        let per = (mtu - hdr_len) & !7;
+        let count = payload.len().div_ceil(per);
+        if !self.tx_has_room(count) {
+            self.stats.record(Drop::TxQueueFull);
+            self.pool.give(frame);
+            return;
+        }
+        let mut off = 0;
+        while off < payload.len() {
+            let len = per.min(payload.len() - off);
+            let more = off + len < payload.len() || last_more;
+            let mut f = self.pool.take(ethernet::HEADER_LEN + hdr_len + len);
+            f[..ethernet::HEADER_LEN + hdr_len].copy_from_slice(&frame[..ethernet::HEADER_LEN + hdr_len]);
+            f[ethernet::HEADER_LEN + hdr_len..].copy_from_slice(&payload[off..off + len]);
+            {
+                let mut fp = Ipv4Packet::new_unchecked(&mut f[ethernet::HEADER_LEN..]);
+                fp.set_total_len((hdr_len + len) as u16);
+                fp.set_more_frags(more);
+                fp.set_frag_offset((base_offset + off) as u16);
+                fp.fill_checksum();
+            }
+            self.stats.traffic.ipv4_frags_out += 1;
+            self.push_frame(f);
+            off += len;
+        }
+        self.pool.give(frame);
+    }
+}

@@ -1,0 +1,359 @@
+//! Engine tests at the frame level: two stacks wired back to back in
+//! virtual time, driven through the sans-IO entry points only.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use super::*;
+use crate::link::FrameMeta;
+use crate::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetRepr, Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr,
+    UdpPacket, UdpRepr, ipv4, udp,
+};
+
+const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xa]);
+const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xb]);
+const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+fn stack(mac: EthernetAddress, ip: Ipv4Addr, seed: u8) -> Stack {
+    let cidr = IpCidr::new(IpAddr::V4(ip), 24).unwrap();
+    Stack::new(Config::new(mac, [seed; 32]).address(cidr), Instant::ZERO)
+}
+
+fn drain(s: &mut Stack) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    s.transmit(&mut |_m: &FrameMeta, f: &[u8]| {
+        out.push(f.to_vec());
+        true
+    });
+    out
+}
+
+/// Move frames between `a` and `b` until both are quiet; returns how many moved.
+fn exchange(a: &mut Stack, b: &mut Stack, now: Instant) -> usize {
+    let mut moved = 0;
+    for _ in 0..1000 {
+        let fa = drain(a);
+        let fb = drain(b);
+        if fa.is_empty() && fb.is_empty() {
+            return moved;
+        }
+        moved += fa.len() + fb.len();
+        for f in fa {
+            b.receive(now, &FrameMeta::PLAIN, &f);
+        }
+        for f in fb {
+            a.receive(now, &FrameMeta::PLAIN, &f);
+        }
+    }
+    panic!("frames kept flowing");
+}
+
+fn pair() -> (Stack, Stack) {
+    let mut a = stack(MAC_A, IP_A, 1);
+    let mut b = stack(MAC_B, IP_B, 2);
+    a.poll(Instant::ZERO);
+    b.poll(Instant::ZERO);
+    exchange(&mut a, &mut b, Instant::ZERO);
+    (a, b)
+}
+
+fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(ip), port)
+}
+
+#[test]
+fn announces_static_address_twice() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    a.poll(Instant::ZERO);
+    let f = drain(&mut a);
+    assert_eq!(f.len(), 1);
+    let arp = ArpRepr::parse(&ArpPacket::new_checked(&f[0][14..]).unwrap()).unwrap();
+    assert_eq!(arp.operation, ArpOperation::Request);
+    assert_eq!(arp.source_protocol_addr, IP_A);
+    assert_eq!(arp.target_protocol_addr, IP_A);
+    a.poll(Instant::from_secs(1));
+    assert!(drain(&mut a).is_empty());
+    a.poll(Instant::from_secs(2));
+    assert_eq!(drain(&mut a).len(), 1);
+    a.poll(Instant::from_secs(10));
+    assert!(drain(&mut a).is_empty());
+}
+
+#[test]
+fn udp_round_trip_resolves_arp() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(10);
+    let ha = a.udp_bind(sa(IP_A, 0)).unwrap();
+    let hb = b.udp_bind(sa(Ipv4Addr::UNSPECIFIED, 7)).unwrap();
+    a.udp_send_to(now, ha, b"hello", Some(sa(IP_B, 7))).unwrap();
+    // The datagram waits for ARP: only a request goes out.
+    let first = drain(&mut a);
+    assert_eq!(first.len(), 1);
+    b.receive(now, &FrameMeta::PLAIN, &first[0]);
+    exchange(&mut a, &mut b, now);
+    let mut buf = [0u8; 64];
+    let (n, from) = b.udp_recv_from(hb, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello");
+    assert_eq!(from, a.udp_local_addr(ha).unwrap());
+    assert!(from.port() >= crate::udp::EPHEMERAL_PORT_MIN);
+    assert_eq!(b.udp_recv_from(hb, &mut buf), Err(Error::WouldBlock));
+}
+
+#[test]
+fn large_udp_is_fragmented_and_reassembled() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(10);
+    let ha = a.udp_bind(sa(IP_A, 1000)).unwrap();
+    let hb = b.udp_bind(sa(IP_B, 7)).unwrap();
+    let data: Vec<u8> = (0..30000u32).map(|i| (i * 7 % 251) as u8).collect();
+    a.udp_send_to(now, ha, &data, Some(sa(IP_B, 7))).unwrap();
+    exchange(&mut a, &mut b, now);
+    assert!(a.stats().traffic.ipv4_frags_out >= 21, "{:?}", a.stats().traffic);
+    let mut buf = vec![0u8; 65536];
+    let (n, _) = b.udp_recv_from(hb, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &data[..]);
+    assert_eq!(b.stats().traffic.ipv4_reassembled, 1);
+    assert_eq!(b.stats().total_drops(), 0, "{}", b.stats());
+}
+
+#[test]
+fn echo_request_gets_reply_with_same_data() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(10);
+    let h = a.echo_open(Some(0x1234)).unwrap();
+    a.echo_send(now, h, IpAddr::V4(IP_B), 1, &[9u8; 4000]).unwrap();
+    exchange(&mut a, &mut b, now);
+    let mut buf = vec![0u8; 5000];
+    let ev = a.echo_recv(h, &mut buf).unwrap();
+    assert_eq!(ev, EchoEvent::Reply { from: IpAddr::V4(IP_B), seq_no: 1, len: 4000 });
+    assert!(buf[..4000].iter().all(|&x| x == 9));
+}
+
+#[test]
+fn closed_port_refuses_connected_socket() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(10);
+    let h = a.udp_bind(sa(IP_A, 0)).unwrap();
+    a.udp_connect(h, sa(IP_B, 9999)).unwrap();
+    a.udp_send_to(now, h, b"x", None).unwrap();
+    exchange(&mut a, &mut b, now);
+    assert_eq!(b.stats().drops(Drop::UdpNoPort), 1);
+    let mut buf = [0u8; 8];
+    assert_eq!(a.udp_recv_from(h, &mut buf), Err(Error::ConnectionRefused));
+    // Reported once.
+    assert_eq!(a.udp_recv_from(h, &mut buf), Err(Error::WouldBlock));
+}
+
+#[test]
+fn arp_failure_reports_host_unreachable_after_three_requests() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    a.poll(Instant::ZERO);
+    drain(&mut a);
+    let h = a.echo_open(Some(7)).unwrap();
+    a.echo_send(Instant::ZERO, h, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99)), 1, b"x").unwrap();
+    let mut requests = drain(&mut a).len();
+    let mut t = Instant::ZERO;
+    let mut buf = [0u8; 8];
+    while a.echo_recv(h, &mut buf) == Err(Error::WouldBlock) {
+        t = a.poll_at().expect("a timer must be pending");
+        assert!(t < Instant::from_secs(30), "resolution never gave up");
+        a.poll(t);
+        requests += drain(&mut a).iter().filter(|f| f[12..14] == [0x08, 0x06]).count();
+    }
+    assert_eq!(requests, 3);
+    assert!(t >= Instant::from_secs(2), "requests are spaced by RetransTimer");
+    assert_eq!(a.stats().drops(Drop::ArpUnresolved), 1);
+    let mut buf2 = [0u8; 8];
+    let _ = a.echo_recv(h, &mut buf2);
+}
+
+#[test]
+fn arp_failure_event_is_host_unreachable() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    a.poll(Instant::ZERO);
+    drain(&mut a);
+    let h = a.echo_open(Some(7)).unwrap();
+    a.echo_send(Instant::ZERO, h, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99)), 5, b"x").unwrap();
+    let mut t = Instant::ZERO;
+    for _ in 0..10 {
+        if let Some(at) = a.poll_at() {
+            t = at;
+            a.poll(t);
+        }
+    }
+    let mut buf = [0u8; 8];
+    assert_eq!(a.echo_recv(h, &mut buf), Ok(EchoEvent::Error { from: IpAddr::V4(IP_A), seq_no: 5, error: Error::HostUnreachable }));
+}
+
+#[test]
+fn loopback_to_own_address() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    let now = Instant::ZERO;
+    let h1 = a.udp_bind(sa(IP_A, 1)).unwrap();
+    let h2 = a.udp_bind(sa(IP_A, 2)).unwrap();
+    a.udp_send_to(now, h1, b"self", Some(sa(IP_A, 2))).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(a.udp_recv_from(h2, &mut buf).unwrap(), (4, sa(IP_A, 1)));
+    let e = a.echo_open(None).unwrap();
+    a.echo_send(now, e, IpAddr::V4(IP_A), 3, b"ping").unwrap();
+    assert!(matches!(a.echo_recv(e, &mut buf), Ok(EchoEvent::Reply { seq_no: 3, len: 4, .. })));
+    a.poll(now);
+    // Only the address announcement went to the wire.
+    assert!(drain(&mut a).iter().all(|f| f[12..14] == [0x08, 0x06]));
+}
+
+/// Build an IPv4+UDP frame from B to A by hand.
+fn udp_frame(src_port: u16, dst_port: u16, payload: &[u8], corrupt_udp: bool, pad: usize) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: IP_B,
+        dst_addr: IP_A,
+        next_header: IpProtocol::Udp,
+        payload_len: udp::HEADER_LEN + payload.len(),
+        hop_limit: 64,
+        dscp_ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let len = 14 + ipv4::HEADER_LEN + udp::HEADER_LEN + payload.len();
+    let mut f = vec![0u8; len + pad];
+    EthernetRepr { src_addr: MAC_B, dst_addr: MAC_A, ethertype: EtherType::Ipv4 }.emit(&mut EthernetFrame::new_unchecked(&mut f[..]));
+    ip.emit(&mut Ipv4Packet::new_unchecked(&mut f[14..]), true);
+    let mut u = UdpPacket::new_unchecked(&mut f[34..len]);
+    UdpRepr { src_port, dst_port }.emit_header(&mut u, payload.len());
+    u.payload_mut().copy_from_slice(payload);
+    u.fill_checksum(&IpAddr::V4(IP_B), &IpAddr::V4(IP_A));
+    if corrupt_udp {
+        f[len - 1] ^= 0x10;
+    }
+    f
+}
+
+#[test]
+fn ethernet_padding_is_trimmed_and_bad_checksums_counted() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    let h = a.udp_bind(sa(IP_A, 7)).unwrap();
+    a.receive(Instant::ZERO, &FrameMeta::PLAIN, &udp_frame(5, 7, b"ab", false, 12));
+    let mut buf = [0u8; 16];
+    assert_eq!(a.udp_recv_from(h, &mut buf).unwrap(), (2, sa(IP_B, 5)));
+    a.receive(Instant::ZERO, &FrameMeta::PLAIN, &udp_frame(5, 7, b"ab", true, 0));
+    assert_eq!(a.stats().drops(Drop::UdpBadChecksum), 1);
+    assert_eq!(a.udp_recv_from(h, &mut buf), Err(Error::WouldBlock));
+}
+
+#[test]
+fn port_unreachable_is_rate_limited() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    a.poll(Instant::ZERO);
+    drain(&mut a);
+    // Teach A where B is, so errors can go out.
+    let arp = ArpRepr {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: MAC_B,
+        source_protocol_addr: IP_B,
+        target_hardware_addr: MAC_A,
+        target_protocol_addr: IP_A,
+    };
+    let mut f = vec![0u8; 42];
+    EthernetRepr { src_addr: MAC_B, dst_addr: MAC_A, ethertype: EtherType::Arp }.emit(&mut EthernetFrame::new_unchecked(&mut f[..]));
+    arp.emit(&mut ArpPacket::new_unchecked(&mut f[14..]));
+    a.receive(Instant::ZERO, &FrameMeta::PLAIN, &f);
+    for _ in 0..1000 {
+        a.receive(Instant::ZERO, &FrameMeta::PLAIN, &udp_frame(5, 9, b"x", false, 0));
+    }
+    let sent = drain(&mut a);
+    assert!(!sent.is_empty());
+    assert!(sent.len() < 1000);
+    assert_eq!(a.stats().drops(Drop::Icmpv4RateLimited) as usize, 1000 - sent.len());
+    let icmp = Icmpv4Packet::new_checked(&sent[0][34..]).unwrap();
+    let repr = Icmpv4Repr::parse(&icmp, true).unwrap();
+    assert!(matches!(repr, Icmpv4Repr::DstUnreachable { reason: Icmpv4DstUnreachable::PortUnreachable, .. }));
+}
+
+#[test]
+fn conflicting_arp_is_counted_and_defended() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    a.poll(Instant::ZERO);
+    drain(&mut a);
+    let arp = ArpRepr {
+        operation: ArpOperation::Request,
+        source_hardware_addr: MAC_B,
+        source_protocol_addr: IP_A,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: IP_A,
+    };
+    let mut f = vec![0u8; 42];
+    EthernetRepr { src_addr: MAC_B, dst_addr: EthernetAddress::BROADCAST, ethertype: EtherType::Arp }
+        .emit(&mut EthernetFrame::new_unchecked(&mut f[..]));
+    arp.emit(&mut ArpPacket::new_unchecked(&mut f[14..]));
+    a.receive(Instant::from_secs(1), &FrameMeta::PLAIN, &f);
+    a.receive(Instant::from_secs(2), &FrameMeta::PLAIN, &f);
+    assert_eq!(a.stats().drops(Drop::ArpConflict), 2);
+    // One defence per DEFEND_INTERVAL.
+    assert_eq!(drain(&mut a).len(), 1);
+    a.receive(Instant::from_secs(12), &FrameMeta::PLAIN, &f);
+    assert_eq!(drain(&mut a).len(), 1);
+}
+
+#[test]
+fn frag_needed_lowers_path_mtu() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(1);
+    // B tells A that the path to B has an MTU of 1000.
+    let mut quote = vec![0u8; 28];
+    Ipv4Repr {
+        src_addr: IP_A,
+        dst_addr: IP_B,
+        next_header: IpProtocol::Udp,
+        payload_len: 1480,
+        hop_limit: 64,
+        dscp_ecn: 0,
+        ident: 9,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    }
+    .emit(&mut Ipv4Packet::new_unchecked(&mut quote[..]), true);
+    let msg = Icmpv4Repr::DstUnreachable { reason: Icmpv4DstUnreachable::FragRequired, next_hop_mtu: 1000, invoking: &quote };
+    b.send_icmpv4(now, Some(IP_B), IP_A, &msg);
+    exchange(&mut a, &mut b, now);
+    assert_eq!(a.path_mtu(now, IpAddr::V4(IP_B)), 1000);
+    // The cache ages out (RFC 1191 §6.3).
+    assert_eq!(a.path_mtu(now + crate::time::Duration::from_secs(3600), IpAddr::V4(IP_B)), 1500);
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let good = udp_frame(5, 7, b"hello", false, 0);
+    for i in 0..20000u32 {
+        let mut f = good.clone();
+        let len = (next() as usize) % (f.len() + 1);
+        f.truncate(len);
+        for _ in 0..(next() % 4) {
+            if !f.is_empty() {
+                let at = (next() as usize) % f.len();
+                f[at] = next() as u8;
+            }
+        }
+        if i % 3 == 0 && f.len() > 14 {
+            // Keep the frame addressed to us so the deeper layers see it.
+            f[..6].copy_from_slice(&MAC_A.0);
+        }
+        a.receive(Instant::from_micros(u64::from(i)), &FrameMeta::PLAIN, &f);
+        a.poll(Instant::from_micros(u64::from(i)));
+        drain(&mut a);
+    }
+    assert!(a.stats().total_drops() > 0);
+}

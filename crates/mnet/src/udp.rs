@@ -1,0 +1,158 @@
+//! UDP sockets (RFC 768): the table the engine demultiplexes into, keyed
+//! by local address and port. The engine does the packet work; this file
+//! owns binding, ephemeral ports and per-socket state.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::task::Waker;
+
+use crate::error::{Error, Result};
+use crate::hash::{self, HashMap};
+use crate::pool::BufferPool;
+use crate::rand::Rng;
+use crate::recv_queue::RecvQueue;
+use crate::slab::{Handle, Slab};
+
+/// RFC 6056 §2.1: "the dynamic ports ... range from 49152 to 65535"
+/// (the IANA suggestion; Linux uses 32768–60999).
+pub const EPHEMERAL_PORT_MIN: u16 = 49152;
+/// See [`EPHEMERAL_PORT_MIN`].
+pub const EPHEMERAL_PORT_MAX: u16 = 65535;
+
+/// One UDP socket.
+#[derive(Debug)]
+pub struct UdpSocket {
+    /// The bound address; an unspecified IP receives on every address.
+    pub local: SocketAddr,
+    /// Set by `connect`: the only peer we send to and accept from.
+    pub remote: Option<SocketAddr>,
+    pub rx: RecvQueue,
+    /// An asynchronous error (ICMP) reported on the next operation.
+    pub error: Option<Error>,
+    pub rx_waker: Option<Waker>,
+    pub tx_waker: Option<Waker>,
+}
+
+impl UdpSocket {
+    pub fn wake_rx(&mut self) {
+        if let Some(w) = self.rx_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Every UDP socket of a stack.
+pub struct UdpTable {
+    sockets: Slab<UdpSocket>,
+    by_local: HashMap<(IpAddr, u16), Handle>,
+}
+
+fn unspecified_like(ip: &IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+impl UdpTable {
+    pub fn new(capacity: usize, rng: &mut Rng) -> Self {
+        UdpTable { sockets: Slab::new(capacity), by_local: hash::new_map(rng) }
+    }
+
+    fn port_in_use(&self, ip: &IpAddr, port: u16) -> bool {
+        if self.by_local.contains_key(&(*ip, port)) {
+            return true;
+        }
+        // A wildcard bind conflicts with every specific bind of the family
+        // and the other way round (no SO_REUSEADDR semantics).
+        let wild = unspecified_like(ip);
+        if *ip == wild {
+            self.by_local.keys().any(|(a, p)| *p == port && a.is_ipv4() == ip.is_ipv4())
+        } else {
+            self.by_local.contains_key(&(wild, port))
+        }
+    }
+
+    /// RFC 6056 §3.3.1, Algorithm 1 (Simple Port Randomization):
+    /// "next_ephemeral = min_ephemeral + (random() % num_ephemeral)", then
+    /// step through the range until a free port is found.
+    fn ephemeral_port(&self, ip: &IpAddr, rng: &mut Rng) -> Result<u16> {
+        let num = u32::from(EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN) + 1;
+        let mut offset = rng.range_u32(0, num);
+        for _ in 0..num {
+            let port = EPHEMERAL_PORT_MIN + offset as u16;
+            if !self.port_in_use(ip, port) {
+                return Ok(port);
+            }
+            offset = (offset + 1) % num;
+        }
+        Err(Error::AddressInUse)
+    }
+
+    /// Bind a socket; port 0 picks an ephemeral port.
+    pub fn bind(&mut self, local: SocketAddr, queue: RecvQueue, rng: &mut Rng) -> Result<Handle> {
+        let ip = local.ip();
+        let port = match local.port() {
+            0 => self.ephemeral_port(&ip, rng)?,
+            p if self.port_in_use(&ip, p) => return Err(Error::AddressInUse),
+            p => p,
+        };
+        let local = SocketAddr::new(ip, port);
+        let sock = UdpSocket { local, remote: None, rx: queue, error: None, rx_waker: None, tx_waker: None };
+        let h = self.sockets.insert(sock).map_err(|_| Error::WouldExceedLimit)?;
+        self.by_local.insert((ip, port), h);
+        Ok(h)
+    }
+
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut UdpSocket> {
+        self.sockets.get_mut(h)
+    }
+
+    pub fn get(&self, h: Handle) -> Option<&UdpSocket> {
+        self.sockets.get(h)
+    }
+
+    /// Close a socket; its queued datagrams go back to the pool.
+    pub fn close(&mut self, h: Handle, pool: &mut BufferPool) {
+        if let Some(mut s) = self.sockets.remove(h) {
+            self.by_local.remove(&(s.local.ip(), s.local.port()));
+            s.rx.clear(pool);
+            s.wake_rx();
+        }
+    }
+
+    /// The socket a datagram to `dst:port` from `src` belongs to: an exact
+    /// bind first, then the wildcard; a connected socket only accepts its peer.
+    pub fn lookup(&self, dst: &IpAddr, port: u16, src: &SocketAddr) -> Option<Handle> {
+        let h = self.by_local.get(&(*dst, port)).or_else(|| self.by_local.get(&(unspecified_like(dst), port)))?;
+        let s = self.sockets.get(*h)?;
+        match s.remote {
+            Some(r) if r != *src => None,
+            _ => Some(*h),
+        }
+    }
+
+    /// The socket bound to exactly `local` (for ICMP errors about what it sent).
+    pub fn lookup_sender(&self, local: &SocketAddr) -> Option<Handle> {
+        self.by_local
+            .get(&(local.ip(), local.port()))
+            .or_else(|| self.by_local.get(&(unspecified_like(&local.ip()), local.port())))
+            .copied()
+    }
+
+    /// Wake every socket waiting to send (the transmit queue drained).
+    pub fn wake_senders(&mut self) {
+        for (_, s) in self.sockets.iter_mut() {
+            if let Some(w) = s.tx_waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sockets.is_empty()
+    }
+}
