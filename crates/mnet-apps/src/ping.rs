@@ -30,19 +30,41 @@ pub struct PingConfig {
 
 impl PingConfig {
     pub fn new(dst: IpAddr) -> Self {
-        PingConfig { dst, count: None, size: 56, interval: Duration::from_secs(1), wait: Duration::from_secs(2), ident: None }
+        PingConfig {
+            dst,
+            count: None,
+            size: 56,
+            interval: Duration::from_secs(1),
+            wait: Duration::from_secs(2),
+            ident: None,
+        }
     }
 }
 
 /// One thing that happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PingEvent {
-    Reply { from: IpAddr, seq: u16, bytes: usize, rtt: Duration },
+    Reply {
+        from: IpAddr,
+        seq: u16,
+        bytes: usize,
+        rtt: Duration,
+    },
     /// The reply's data differs from what we sent.
-    Corrupt { from: IpAddr, seq: u16 },
-    Error { from: IpAddr, seq: u16, error: Error },
+    Corrupt {
+        from: IpAddr,
+        seq: u16,
+    },
+    Error {
+        from: IpAddr,
+        seq: u16,
+        error: Error,
+    },
     /// A request could not be sent.
-    SendFailed { seq: u16, error: Error },
+    SendFailed {
+        seq: u16,
+        error: Error,
+    },
 }
 
 /// Counters for the summary; updated as the ping runs, so they stay valid
@@ -167,7 +189,12 @@ pub async fn ping(net: &Net, cfg: &PingConfig, stats: &mut PingStats, mut on_eve
                 let rtt = net.now() - t0;
                 stats.received += 1;
                 stats.record_rtt(rtt);
-                on_event(&PingEvent::Reply { from, seq: seq_no, bytes: len + 8, rtt });
+                on_event(&PingEvent::Reply {
+                    from,
+                    seq: seq_no,
+                    bytes: len + 8,
+                    rtt,
+                });
             }
             Ok(Ok(EchoEvent::Error { from, seq_no, error })) => {
                 if sent_at[usize::from(seq_no) % PING_WINDOW].take().is_some() {
@@ -185,7 +212,11 @@ mod tests {
 
     #[test]
     fn summary_math() {
-        let mut s = PingStats { transmitted: 4, received: 3, ..Default::default() };
+        let mut s = PingStats {
+            transmitted: 4,
+            received: 3,
+            ..Default::default()
+        };
         for ms in [1, 2, 3] {
             s.record_rtt(Duration::from_millis(ms));
         }

@@ -70,7 +70,9 @@ pub struct PingArgs {
 }
 
 fn parse_ipv4_cidr(s: &str) -> Result<IpCidr, String> {
-    let c: IpCidr = s.parse().map_err(|_| format!("'{s}' is not an IPv4 address with a prefix, like 10.0.0.2/24"))?;
+    let c: IpCidr = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not an IPv4 address with a prefix, like 10.0.0.2/24"))?;
     if !c.address().is_ipv4() {
         return Err(format!("'{s}' is not an IPv4 address"));
     }
@@ -78,7 +80,9 @@ fn parse_ipv4_cidr(s: &str) -> Result<IpCidr, String> {
 }
 
 fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
-    let mac: EthernetAddress = s.parse().map_err(|_| format!("'{s}' is not a MAC address like 02:00:00:00:00:01"))?;
+    let mac: EthernetAddress = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a MAC address like 02:00:00:00:00:01"))?;
     if mac.is_multicast() {
         return Err(format!("'{s}' is a multicast MAC address"));
     }

@@ -51,7 +51,9 @@ async fn udp_round_trip(net: &Net, size: usize) -> Result<u32, String> {
     let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
     let mut buf = vec![0u8; 65536];
     for attempt in 1..=UDP_ATTEMPTS {
-        sock.send_to(&data, SocketAddr::new(IpAddr::V4(IP_B), ECHO_PORT)).await.map_err(|e| e.to_string())?;
+        sock.send_to(&data, SocketAddr::new(IpAddr::V4(IP_B), ECHO_PORT))
+            .await
+            .map_err(|e| e.to_string())?;
         match timeout(net, Duration::from_secs(1), sock.recv_from(&mut buf)).await {
             Ok(Ok((n, from))) => {
                 if from != SocketAddr::new(IpAddr::V4(IP_B), ECHO_PORT) {
@@ -81,7 +83,13 @@ async fn ping_check(net: &Net, checks: &mut Checks, size: usize, count: u32) {
         println!("    {line}");
     }
     checks.check(r.is_ok(), format!("ping -s {size} ran: {r:?}"));
-    checks.check(st.received > 0, format!("ping -s {size}: {} of {} replies came back, none corrupted", st.received, st.transmitted));
+    checks.check(
+        st.received > 0,
+        format!(
+            "ping -s {size}: {} of {} replies came back, none corrupted",
+            st.received, st.transmitted
+        ),
+    );
     checks.check(st.errors == 0, format!("ping -s {size}: no errors ({})", st.errors));
 }
 
@@ -106,7 +114,10 @@ pub fn run(_cli: &Cli) -> u8 {
 
     let (a2, b2) = (a.clone(), b.clone());
     let main = async move {
-        let mut checks = Checks { failed: Vec::new(), passed: 0 };
+        let mut checks = Checks {
+            failed: Vec::new(),
+            passed: 0,
+        };
         spawner.spawn(async move {
             if let Err(e) = mnet_apps::udp_echo::udp_echo(&b2, ECHO_PORT, None, |_, _| {}).await {
                 println!("udp-echo on B stopped: {e}");
@@ -135,7 +146,11 @@ pub fn run(_cli: &Cli) -> u8 {
         println!("demo: all {} checks passed", checks.passed);
         0
     } else {
-        println!("demo: {} of {} checks FAILED", checks.failed.len(), checks.failed.len() + checks.passed);
+        println!(
+            "demo: {} of {} checks FAILED",
+            checks.failed.len(),
+            checks.failed.len() + checks.passed
+        );
         1
     }
 }

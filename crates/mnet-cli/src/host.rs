@@ -60,7 +60,9 @@ fn random_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     if let Err(e) = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut seed)) {
         log::warn!("no /dev/urandom ({e}); using a time-based seed");
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         seed[..16].copy_from_slice(&t.to_le_bytes());
     }
     seed
@@ -96,7 +98,10 @@ where
         }
     };
     let state = Rc::new(RefCell::new(SignalState::default()));
-    let mut platform = SignalPlatform { inner: platform, state: state.clone() };
+    let mut platform = SignalPlatform {
+        inner: platform,
+        state: state.clone(),
+    };
     let mac = cli.mac.unwrap_or_else(random_mac);
     let mut config = Config::new(mac, random_seed());
     config.mtu = cli.mtu.map(usize::from);

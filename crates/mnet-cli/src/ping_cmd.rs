@@ -45,6 +45,24 @@ pub fn summary(host: &str, s: &PingStats, elapsed: Duration) -> String {
     out
 }
 
+/// Run the ping with its counters in `stats`. The borrow is held across
+/// the awaits on purpose: when an interrupt drops this future, the counters
+/// stay behind for the summary (one task, so nothing else borrows them).
+#[allow(clippy::await_holding_refcell_ref)]
+async fn ping_into(net: mnet::Net, cfg: PingConfig, stats: Rc<RefCell<PingStats>>) -> u8 {
+    println!("PING {} ({}) {}({}) bytes of data.", cfg.dst, cfg.dst, cfg.size, cfg.size + 28);
+    let mut st = stats.borrow_mut();
+    let r = ping(&net, &cfg, &mut st, |ev| println!("{}", event_line(ev))).await;
+    match r {
+        Ok(()) if st.all_answered() => 0,
+        Ok(()) => 1,
+        Err(e) => {
+            eprintln!("mnet: ping: {e}");
+            2
+        }
+    }
+}
+
 pub fn run(cli: &Cli, args: &PingArgs) -> u8 {
     let mut cfg = PingConfig::new(args.host);
     cfg.count = args.count;
@@ -58,23 +76,12 @@ pub fn run(cli: &Cli, args: &PingArgs) -> u8 {
     let end_stats = stats.clone();
     let code = run_on_tap(
         cli,
-        |net| async move {
-            println!("PING {} ({}) {}({}) bytes of data.", cfg.dst, cfg.dst, cfg.size, cfg.size + 28);
-            // Held across the awaits on purpose: when an interrupt drops
-            // this future, the counters stay behind for the summary.
-            let mut st = app_stats.borrow_mut();
-            let r = ping(&net, &cfg, &mut st, |ev| println!("{}", event_line(ev))).await;
-            match r {
-                Ok(()) if st.all_answered() => 0,
-                Ok(()) => 1,
-                Err(e) => {
-                    eprintln!("mnet: ping: {e}");
-                    2
-                }
-            }
-        },
+        |net| ping_into(net, cfg, app_stats),
         move || if end_stats.borrow().all_answered() { 0 } else { 1 },
     );
-    print!("\n{}", summary(&host, &stats.borrow(), Duration::from_millis(started.elapsed().as_millis() as u64)));
+    print!(
+        "\n{}",
+        summary(&host, &stats.borrow(), Duration::from_millis(started.elapsed().as_millis() as u64))
+    );
     code
 }

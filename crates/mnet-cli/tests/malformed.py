@@ -150,13 +150,9 @@ class Builder:
         total = len(b)
         ihl = self.rng.choice([0, 1, 2, 3, 4, 15])
         b[0] = 0x40 | ihl
-        if 5 <= ihl and ihl * 4 <= total:
-            self.fix_ip_checksum(b, ihl * 4)
-        if ihl == 15 and total < 60:
-            # Header longer than the whole packet: lengths cannot add up.
-            pass
-        elif ihl == 15:
-            # A 60-byte header with a total length shorter than it.
+        # IHL < 5 is below the minimum header; IHL 15 claims a 60-byte
+        # header, longer than the packet or than the total length we set.
+        if ihl == 15 and total >= 60:
             b[2:4] = struct.pack("!H", 40)
             self.fix_ip_checksum(b, 60)
         return [self.frame(b)], 1
@@ -278,8 +274,8 @@ class Builder:
     def frag_too_big(self):
         # RFC 791: the datagram may not exceed 65535 octets; this fragment
         # ends beyond that (offset 65528 + 100 bytes, or similar).
-        offset = self.rng.choice([65528, 65520, 65000 - 65000 % 8])
-        data = self.payload(100, 600)
+        offset = self.rng.choice([65528, 65520, 65480])
+        data = self.payload(100, 600)  # 20 + 65480 + 100 > 65535
         return [self.frame(self.frag(self.next_id(), offset, self.rng.random() < 0.5, data))], 1
 
     def frag_not_multiple_of_8(self):

@@ -47,9 +47,7 @@ impl SimClock {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let before = self
             .micros
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
-                Some(m.saturating_add(micros))
-            })
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| Some(m.saturating_add(micros)))
             // The closure always returns `Some`, so this arm never runs.
             .unwrap_or_else(|m| m);
         Instant::from_micros(before.saturating_add(micros))
@@ -72,20 +70,11 @@ mod tests {
         let clock = SimClock::new();
         let other = clock.clone();
         assert_eq!(clock.now(), Instant::ZERO);
-        assert_eq!(
-            clock.advance_to(Instant::from_millis(5)),
-            Instant::from_millis(5)
-        );
+        assert_eq!(clock.advance_to(Instant::from_millis(5)), Instant::from_millis(5));
         assert_eq!(other.now(), Instant::from_millis(5));
-        assert_eq!(
-            clock.advance_to(Instant::from_millis(2)),
-            Instant::from_millis(5)
-        );
+        assert_eq!(clock.advance_to(Instant::from_millis(2)), Instant::from_millis(5));
         assert_eq!(other.now(), Instant::from_millis(5));
-        assert_eq!(
-            other.advance_by(Duration::from_micros(250)),
-            Instant::from_micros(5_250)
-        );
+        assert_eq!(other.advance_by(Duration::from_micros(250)), Instant::from_micros(5_250));
         assert_eq!(clock.now(), Instant::from_micros(5_250));
         let source = clock.source();
         assert_eq!(source(), Instant::from_micros(5_250));
@@ -96,10 +85,7 @@ mod tests {
         let clock = SimClock::starting_at(Instant::from_secs(3));
         assert_eq!(clock.now(), Instant::from_secs(3));
         clock.advance_to(Instant::from_micros(u64::MAX));
-        assert_eq!(
-            clock.advance_by(Duration::from_secs(1)),
-            Instant::from_micros(u64::MAX)
-        );
+        assert_eq!(clock.advance_by(Duration::from_secs(1)), Instant::from_micros(u64::MAX));
     }
 
     #[test]

@@ -64,10 +64,7 @@ impl Drop for SimDevice {
 
 impl Device for SimDevice {
     fn capabilities(&self) -> DeviceCapabilities {
-        let mtu = self
-            .net
-            .link_config(self.link)
-            .map_or(crate::link::DEFAULT_MTU, |c| c.mtu);
+        let mtu = self.net.link_config(self.link).map_or(crate::link::DEFAULT_MTU, |c| c.mtu);
         DeviceCapabilities {
             mtu,
             checksum: ChecksumCaps {
@@ -84,10 +81,7 @@ impl Device for SimDevice {
         let now = self.net.now();
         // Left over only if a sink panicked half-way through a batch.
         self.batch.clear();
-        let taken =
-            self.net
-                .lock()
-                .take_due(self.link, self.port, now, SIM_MAX_BATCH, &mut self.batch);
+        let taken = self.net.lock().take_due(self.link, self.port, now, SIM_MAX_BATCH, &mut self.batch);
         if taken == 0 {
             return 0;
         }

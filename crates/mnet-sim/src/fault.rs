@@ -115,10 +115,7 @@ impl FaultConfig {
 
     /// True when no fault can happen.
     pub fn is_none(&self) -> bool {
-        self.loss.is_zero()
-            && self.duplicate.is_zero()
-            && self.reorder.is_zero()
-            && self.corrupt.is_zero()
+        self.loss.is_zero() && self.duplicate.is_zero() && self.reorder.is_zero() && self.corrupt.is_zero()
     }
 
     /// Decide the fate of one frame. The draws happen in a fixed order
@@ -193,11 +190,7 @@ pub(crate) fn corrupt_one_bit(frame: &mut [u8], rng: &mut SimRng) -> Option<(usi
 /// is stored as `0xffff` (RFC 768: "If the computed checksum is zero, it is
 /// transmitted as all ones"; for TCP both forms are the same number).
 /// Returns false, leaving the frame alone, when the offsets do not fit.
-pub(crate) fn complete_partial_checksum(
-    frame: &mut [u8],
-    csum_start: usize,
-    csum_offset: usize,
-) -> bool {
+pub(crate) fn complete_partial_checksum(frame: &mut [u8], csum_start: usize, csum_offset: usize) -> bool {
     let Some(field) = csum_start.checked_add(csum_offset) else {
         return false;
     };
@@ -275,11 +268,7 @@ mod tests {
                 let (offset, bit) = corrupt_one_bit(&mut frame, &mut rng).expect("corrupted");
                 assert!(offset >= ETHERNET_HEADER_LEN && offset < len);
                 assert_eq!(frame[offset], 1 << bit);
-                let flipped: u32 = frame
-                    .iter()
-                    .zip(&original)
-                    .map(|(a, b)| (a ^ b).count_ones())
-                    .sum();
+                let flipped: u32 = frame.iter().zip(&original).map(|(a, b)| (a ^ b).count_ones()).sum();
                 assert_eq!(flipped, 1);
             }
         }
@@ -335,11 +324,7 @@ mod tests {
             assert_eq!(frame[..26], before[..26]);
             assert_eq!(frame[28..], before[28..]);
             // The receiver's check: pseudo-header + segment sums to 0xffff.
-            assert_eq!(
-                folded_sum(&frame[20..], u32::from(pseudo)),
-                0xffff,
-                "len {len}"
-            );
+            assert_eq!(folded_sum(&frame[20..], u32::from(pseudo)), 0xffff, "len {len}");
         }
         let mut short = vec![0u8; 27];
         assert!(!complete_partial_checksum(&mut short, 20, 6));

@@ -23,10 +23,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use mnet::link::device::{
-    VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN,
-    VIRTIO_NET_HDR_GSO_NONE,
-};
+use mnet::link::device::{VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE};
 use mnet::link::{Device, DeviceCapabilities, FrameMeta, TxError};
 use mnet::{Duration, Instant};
 
@@ -121,13 +118,7 @@ impl Direction {
 
     /// Roll the dice for one frame; a damaged copy is left in `scratch`.
     /// `None`: the frame is lost.
-    fn decide(
-        &mut self,
-        meta: &FrameMeta,
-        frame: &[u8],
-        scratch: &mut Vec<u8>,
-        max_held: usize,
-    ) -> Option<Fate> {
+    fn decide(&mut self, meta: &FrameMeta, frame: &[u8], scratch: &mut Vec<u8>, max_held: usize) -> Option<Fate> {
         self.stats.frames += 1;
         let verdict = self.config.roll(&mut self.rng);
         if verdict.drop {
@@ -350,10 +341,7 @@ impl<D: Device> Device for FaultDevice<D> {
     fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
         self.release_due();
         let now = (self.clock)();
-        let Some(fate) = self
-            .tx
-            .decide(meta, frame, &mut self.scratch, self.max_held)
-        else {
+        let Some(fate) = self.tx.decide(meta, frame, &mut self.scratch, self.max_held) else {
             return Ok(());
         };
         let bytes: &[u8] = if fate.damaged { &self.scratch } else { frame };
@@ -449,9 +437,7 @@ mod tests {
     fn no_faults_pass_everything_unchanged() {
         let clock = SimClock::new();
         let mut dev = device(1, &clock);
-        dev.inner_mut()
-            .incoming
-            .push_back((FrameMeta::PLAIN, frame(1)));
+        dev.inner_mut().incoming.push_back((FrameMeta::PLAIN, frame(1)));
         dev.transmit(&FrameMeta::PLAIN, &frame(2)).unwrap();
         assert_eq!(receive(&mut dev), vec![(FrameMeta::PLAIN, frame(1))]);
         assert_eq!(dev.inner().sent, vec![(FrameMeta::PLAIN, frame(2))]);
@@ -483,9 +469,7 @@ mod tests {
             ..FaultConfig::NONE
         });
         for i in 0..3 {
-            dev.inner_mut()
-                .incoming
-                .push_back((FrameMeta::PLAIN, frame(i)));
+            dev.inner_mut().incoming.push_back((FrameMeta::PLAIN, frame(i)));
         }
         let tags: Vec<u32> = receive(&mut dev).iter().map(|(_, f)| tag(f)).collect();
         assert_eq!(tags, vec![0, 0, 1, 1, 2, 2]);
@@ -502,9 +486,7 @@ mod tests {
         let mut tags = Vec::new();
         for i in 0..200u32 {
             clock.advance_to(Instant::from_micros(u64::from(i) * 100));
-            dev.inner_mut()
-                .incoming
-                .push_back((FrameMeta::PLAIN, frame(i)));
+            dev.inner_mut().incoming.push_back((FrameMeta::PLAIN, frame(i)));
             tags.extend(receive(&mut dev).iter().map(|(_, f)| tag(f)));
         }
         let release = dev.next_release().expect("frames still held");
@@ -574,11 +556,7 @@ mod tests {
         for (i, (meta, got)) in receive(&mut dev).into_iter().enumerate() {
             assert!(!meta.checksum_valid());
             let original = frame(i as u32);
-            let bits: u32 = got
-                .iter()
-                .zip(&original)
-                .map(|(a, b)| (a ^ b).count_ones())
-                .sum();
+            let bits: u32 = got.iter().zip(&original).map(|(a, b)| (a ^ b).count_ones()).sum();
             assert_eq!(bits, 1);
             assert_eq!(got[..14], original[..14]);
         }
@@ -605,11 +583,7 @@ mod tests {
         assert!(!meta.needs_csum());
         let mut completed = original.clone();
         assert!(complete_partial_checksum(&mut completed, 34, 6));
-        let bits: u32 = sent
-            .iter()
-            .zip(&completed)
-            .map(|(a, b)| (a ^ b).count_ones())
-            .sum();
+        let bits: u32 = sent.iter().zip(&completed).map(|(a, b)| (a ^ b).count_ones()).sum();
         assert_eq!(bits, 1);
 
         let gso = FrameMeta {
@@ -638,9 +612,7 @@ mod tests {
             for i in 0..1000 {
                 clock.advance_to(Instant::from_micros(u64::from(i) * 50));
                 dev.transmit(&FrameMeta::PLAIN, &frame(i)).unwrap();
-                dev.inner_mut()
-                    .incoming
-                    .push_back((FrameMeta::PLAIN, frame(i)));
+                dev.inner_mut().incoming.push_back((FrameMeta::PLAIN, frame(i)));
                 log.extend(receive(&mut dev).into_iter().map(|(_, f)| f));
             }
             (log, dev.inner().sent.clone(), dev.stats())

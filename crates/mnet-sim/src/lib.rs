@@ -62,18 +62,12 @@ mod rng;
 
 pub use clock::SimClock;
 pub use device::{SIM_MAX_BATCH, SimDevice};
-pub use fault::{
-    DEFAULT_REORDER_DELAY, ETHERNET_HEADER_LEN, FaultConfig, PARTS_PER_MILLION, Ratio,
-};
+pub use fault::{DEFAULT_REORDER_DELAY, ETHERNET_HEADER_LEN, FaultConfig, PARTS_PER_MILLION, Ratio};
 pub use fault_device::{DEFAULT_MAX_HELD, DirectionStats, FaultDevice, FaultStats};
-pub use link::{
-    DEFAULT_LATENCY, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MTU, DEFAULT_QUEUE_FRAMES, LinkConfig, LinkId,
-    LinkStats,
-};
+pub use link::{DEFAULT_LATENCY, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MTU, DEFAULT_QUEUE_FRAMES, LinkConfig, LinkId, LinkStats};
 pub use network::Network;
 pub use pcap::{
-    ClockFn, LINKTYPE_ETHERNET, PCAP_GLOBAL_HEADER_LEN, PCAP_MAGIC_MICROS, PCAP_RECORD_HEADER_LEN,
-    PCAP_SNAPLEN, PcapDevice, PcapWriter,
+    ClockFn, LINKTYPE_ETHERNET, PCAP_GLOBAL_HEADER_LEN, PCAP_MAGIC_MICROS, PCAP_RECORD_HEADER_LEN, PCAP_SNAPLEN, PcapDevice, PcapWriter,
 };
 pub use platform::SimPlatform;
 pub use pool::POOL_MAX_BUFFERS;

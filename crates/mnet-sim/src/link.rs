@@ -218,28 +218,12 @@ impl Segment {
     }
 
     /// Send `frame` from port `from` at time `now`.
-    pub fn transmit(
-        &mut self,
-        from: usize,
-        frame: &[u8],
-        now: Instant,
-        pool: &mut BufferPool,
-        seq: &mut u64,
-    ) {
-        let Segment {
-            config,
-            rng,
-            ports,
-            stats,
-        } = self;
+    pub fn transmit(&mut self, from: usize, frame: &[u8], now: Instant, pool: &mut BufferPool, seq: &mut u64) {
+        let Segment { config, rng, ports, stats } = self;
         stats.sent += 1;
         if frame.len() > config.max_frame_len() {
             stats.oversize += 1;
-            log::debug!(
-                "sim: dropped a {}-byte frame on a link of mtu {}",
-                frame.len(),
-                config.mtu
-            );
+            log::debug!("sim: dropped a {}-byte frame on a link of mtu {}", frame.len(), config.mtu);
             return;
         }
         let Some(port) = ports.get_mut(from) else {
@@ -254,8 +238,7 @@ impl Segment {
             Ok(max) => rng.between(0, max),
             Err(_) => rng.next_u64(),
         };
-        let base =
-            (wire_done + config.latency + Duration::from_micros(jitter)).max(port.last_delivery);
+        let base = (wire_done + config.latency + Duration::from_micros(jitter)).max(port.last_delivery);
         port.last_delivery = base;
 
         let faults = config.faults();
@@ -311,12 +294,7 @@ impl Segment {
             .iter()
             .filter_map(|port| match port.incoming.peek() {
                 Some(Reverse(first)) if first.at > t => Some(first.at),
-                Some(_) => port
-                    .incoming
-                    .iter()
-                    .map(|Reverse(f)| f.at)
-                    .filter(|&at| at > t)
-                    .min(),
+                Some(_) => port.incoming.iter().map(|Reverse(f)| f.at).filter(|&at| at > t).min(),
                 None => None,
             })
             .min()
@@ -335,13 +313,7 @@ impl Segment {
 
     /// Move up to `max` frames due at `now` for port `port` into `out`, in
     /// delivery order. Returns how many were moved.
-    pub fn take_due(
-        &mut self,
-        port: usize,
-        now: Instant,
-        max: usize,
-        out: &mut Vec<Vec<u8>>,
-    ) -> usize {
+    pub fn take_due(&mut self, port: usize, now: Instant, max: usize, out: &mut Vec<Vec<u8>>) -> usize {
         let Some(port) = self.ports.get_mut(port) else {
             return 0;
         };
@@ -369,11 +341,7 @@ impl Segment {
 }
 
 fn push(port: &mut Port, at: Instant, seq: &mut u64, frame: Vec<u8>) {
-    port.incoming.push(Reverse(InFlight {
-        at,
-        seq: *seq,
-        frame,
-    }));
+    port.incoming.push(Reverse(InFlight { at, seq: *seq, frame }));
     *seq += 1;
 }
 
@@ -426,10 +394,7 @@ mod tests {
         }
         assert_eq!(segment.next_delivery(), Some(Instant::from_millis(1)));
         assert_eq!(drain(&mut segment, 1, Instant::from_micros(999)).len(), 0);
-        assert_eq!(
-            drain(&mut segment, 1, Instant::from_millis(1)),
-            vec![vec![0; 125]]
-        );
+        assert_eq!(drain(&mut segment, 1, Instant::from_millis(1)), vec![vec![0; 125]]);
         assert_eq!(segment.next_delivery(), Some(Instant::from_millis(2)));
         assert_eq!(drain(&mut segment, 1, Instant::from_millis(3)).len(), 2);
         assert_eq!(segment.stats().delivered, 3);
@@ -450,10 +415,7 @@ mod tests {
             segment.transmit(0, &i.to_be_bytes(), now, &mut pool, &mut seq);
         }
         let got = drain(&mut segment, 1, Instant::from_secs(1));
-        let order: Vec<u16> = got
-            .iter()
-            .map(|f| u16::from_be_bytes([f[0], f[1]]))
-            .collect();
+        let order: Vec<u16> = got.iter().map(|f| u16::from_be_bytes([f[0], f[1]])).collect();
         assert_eq!(order, (0..200).collect::<Vec<u16>>());
     }
 

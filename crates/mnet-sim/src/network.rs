@@ -43,26 +43,14 @@ impl NetworkState {
 
     /// Send `frame` from `port` of `link` at `now`.
     pub(crate) fn transmit(&mut self, link: LinkId, port: usize, frame: &[u8], now: Instant) {
-        let NetworkState {
-            links,
-            pool,
-            next_seq,
-            ..
-        } = self;
+        let NetworkState { links, pool, next_seq, .. } = self;
         if let Some(segment) = links.get_mut(link.0) {
             segment.transmit(port, frame, now, pool, next_seq);
         }
     }
 
     /// Move up to `max` frames due for `port` of `link` into `out`.
-    pub(crate) fn take_due(
-        &mut self,
-        link: LinkId,
-        port: usize,
-        now: Instant,
-        max: usize,
-        out: &mut Vec<Vec<u8>>,
-    ) -> usize {
+    pub(crate) fn take_due(&mut self, link: LinkId, port: usize, now: Instant, max: usize, out: &mut Vec<Vec<u8>>) -> usize {
         let taken = match self.links.get_mut(link.0) {
             Some(segment) => segment.take_due(port, now, max, out),
             None => 0,
@@ -115,10 +103,7 @@ impl Network {
     /// receives, with `config` applied in each direction.
     pub fn link(&self, config: LinkConfig) -> (SimDevice, SimDevice) {
         let link = self.add_segment(2, config);
-        (
-            SimDevice::new(self.clone(), link, 0),
-            SimDevice::new(self.clone(), link, 1),
-        )
+        (SimDevice::new(self.clone(), link, 0), SimDevice::new(self.clone(), link, 1))
     }
 
     /// A shared segment with `ports` devices: every frame a device
@@ -126,9 +111,7 @@ impl Network {
     /// three or more stacks). Faults are drawn for each receiving port.
     pub fn hub(&self, ports: usize, config: LinkConfig) -> Vec<SimDevice> {
         let link = self.add_segment(ports, config);
-        (0..ports)
-            .map(|port| SimDevice::new(self.clone(), link, port))
-            .collect()
+        (0..ports).map(|port| SimDevice::new(self.clone(), link, port)).collect()
     }
 
     fn add_segment(&self, ports: usize, config: LinkConfig) -> LinkId {
@@ -143,21 +126,13 @@ impl Network {
     /// in the past if a device has not read it yet), or `None` when
     /// nothing is in flight.
     pub fn next_delivery(&self) -> Option<Instant> {
-        self.lock()
-            .links
-            .iter()
-            .filter_map(Segment::next_delivery)
-            .min()
+        self.lock().links.iter().filter_map(Segment::next_delivery).min()
     }
 
     /// The earliest delivery strictly after `t`: frames already due that
     /// no device reads (a port nobody polls) are left out.
     pub fn next_delivery_after(&self, t: Instant) -> Option<Instant> {
-        self.lock()
-            .links
-            .iter()
-            .filter_map(|segment| segment.next_delivery_after(t))
-            .min()
+        self.lock().links.iter().filter_map(|segment| segment.next_delivery_after(t)).min()
     }
 
     /// Frames handed to devices so far, over the whole network (a driver
@@ -215,9 +190,7 @@ impl Network {
     /// Lock the shared state. A panic in another thread while it held the
     /// lock leaves plain counters and queues behind, which stay usable.
     pub(crate) fn lock(&self) -> MutexGuard<'_, NetworkState> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -295,11 +268,7 @@ mod tests {
         assert_eq!(stats.dropped + stats.delivered, 100_000);
         assert_eq!(stats.delivered as usize, received);
         // 100k frames through a pool: buffers were recycled.
-        assert!(
-            net.buffer_allocations() <= 1000,
-            "{}",
-            net.buffer_allocations()
-        );
+        assert!(net.buffer_allocations() <= 1000, "{}", net.buffer_allocations());
     }
 
     #[test]
@@ -327,8 +296,7 @@ mod tests {
             ..LinkConfig::default()
         });
         for i in 0..1000u32 {
-            net.clock()
-                .advance_to(Instant::from_micros(u64::from(i) * 10));
+            net.clock().advance_to(Instant::from_micros(u64::from(i) * 10));
             a.transmit(&FrameMeta::PLAIN, &frame(i, 60)).unwrap();
         }
         let mut tags = Vec::new();
@@ -435,10 +403,8 @@ mod tests {
         let mut hub = net.hub(3, config);
         let mut log = Vec::new();
         for i in 0..2000u32 {
-            net.clock()
-                .advance_to(Instant::from_micros(u64::from(i) * 37));
-            a.transmit(&FrameMeta::PLAIN, &frame(i, 60 + (i as usize % 900)))
-                .unwrap();
+            net.clock().advance_to(Instant::from_micros(u64::from(i) * 37));
+            a.transmit(&FrameMeta::PLAIN, &frame(i, 60 + (i as usize % 900))).unwrap();
             hub[0].transmit(&FrameMeta::PLAIN, &frame(i, 60)).unwrap();
             for dev in std::iter::once(&mut b).chain(hub.iter_mut()) {
                 dev.receive_batch(&mut |_, f| log.push((net.now(), f.to_vec())));

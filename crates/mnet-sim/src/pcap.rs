@@ -144,13 +144,7 @@ impl<D: Device, W: Write> PcapDevice<D, W> {
         }
     }
 
-    fn record(
-        writer: &mut Option<PcapWriter<W>>,
-        error: &mut Option<io::Error>,
-        frames: &mut u64,
-        at: Instant,
-        frame: &[u8],
-    ) {
+    fn record(writer: &mut Option<PcapWriter<W>>, error: &mut Option<io::Error>, frames: &mut u64, at: Instant, frame: &[u8]) {
         if let Some(w) = writer {
             match w.write_frame(at, frame) {
                 Ok(()) => *frames += 1,
@@ -185,13 +179,7 @@ impl<D: Device, W: Write> Device for PcapDevice<D, W> {
     fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
         self.inner.transmit(meta, frame)?;
         let now = (self.clock)();
-        Self::record(
-            &mut self.writer,
-            &mut self.error,
-            &mut self.frames,
-            now,
-            frame,
-        );
+        Self::record(&mut self.writer, &mut self.error, &mut self.frames, now, frame);
         Ok(())
     }
 
@@ -305,20 +293,14 @@ mod tests {
     fn long_frames_are_truncated_to_snaplen() {
         let mut writer = PcapWriter::new(Vec::new()).unwrap();
         writer
-            .write_frame(
-                Instant::from_micros(3),
-                &vec![0xab; PCAP_SNAPLEN as usize + 10],
-            )
+            .write_frame(Instant::from_micros(3), &vec![0xab; PCAP_SNAPLEN as usize + 10])
             .unwrap();
         let bytes = writer.into_inner().unwrap();
         let at = PCAP_GLOBAL_HEADER_LEN;
         assert_eq!(u32_at(&bytes, at + 4), 3);
         assert_eq!(u32_at(&bytes, at + 8), PCAP_SNAPLEN);
         assert_eq!(u32_at(&bytes, at + 12), PCAP_SNAPLEN + 10);
-        assert_eq!(
-            bytes.len(),
-            at + PCAP_RECORD_HEADER_LEN + PCAP_SNAPLEN as usize
-        );
+        assert_eq!(bytes.len(), at + PCAP_RECORD_HEADER_LEN + PCAP_SNAPLEN as usize);
     }
 
     /// A writer that fails after `budget` bytes.
@@ -395,13 +377,7 @@ mod tests {
         );
         let lines: Vec<&str> = stdout.lines().collect();
         assert_eq!(lines.len(), 3, "tcpdump printed:\n{stdout}");
-        assert!(
-            lines[0].contains("who-has 10.0.0.2 tell 10.0.0.1"),
-            "{stdout}"
-        );
-        assert!(
-            lines[2].contains("who-has 10.0.0.4 tell 10.0.0.1"),
-            "{stdout}"
-        );
+        assert!(lines[0].contains("who-has 10.0.0.2 tell 10.0.0.1"), "{stdout}");
+        assert!(lines[2].contains("who-has 10.0.0.4 tell 10.0.0.1"), "{stdout}");
     }
 }

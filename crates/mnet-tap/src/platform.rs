@@ -246,7 +246,11 @@ mod tests {
         assert_eq!(epoll_timeout_ms(now, None), -1);
         assert_eq!(epoll_timeout_ms(now, Some(now)), 0);
         assert_eq!(epoll_timeout_ms(now, Some(Instant::from_micros(1))), 0, "past deadline");
-        assert_eq!(epoll_timeout_ms(now, Some(now + Duration::from_micros(1))), 1, "never 0 before the deadline");
+        assert_eq!(
+            epoll_timeout_ms(now, Some(now + Duration::from_micros(1))),
+            1,
+            "never 0 before the deadline"
+        );
         assert_eq!(epoll_timeout_ms(now, Some(now + Duration::from_micros(999))), 1);
         assert_eq!(epoll_timeout_ms(now, Some(now + Duration::from_micros(1000))), 1);
         assert_eq!(epoll_timeout_ms(now, Some(now + Duration::from_micros(1001))), 2);
@@ -342,12 +346,24 @@ mod tests {
             assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
             let later = p.now() + Duration::from_secs(5);
             p.wait(Some(later));
-            assert_eq!(p.take_signals(), Signals { interrupt: false, usr1: true });
+            assert_eq!(
+                p.take_signals(),
+                Signals {
+                    interrupt: false,
+                    usr1: true
+                }
+            );
             assert!(p.take_signals().is_empty(), "taking forgets");
             // SAFETY: as above.
             assert_eq!(unsafe { libc::raise(libc::SIGTERM) }, 0);
             // take_signals also sees signals that `wait` has not seen yet.
-            assert_eq!(p.take_signals(), Signals { interrupt: true, usr1: false });
+            assert_eq!(
+                p.take_signals(),
+                Signals {
+                    interrupt: true,
+                    usr1: false
+                }
+            );
             // SAFETY: as above.
             assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
             p.wait(None);

@@ -5,11 +5,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Turns a `-1`-on-error return value into an `io::Result`.
 pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
 /// Takes ownership of a descriptor a system call just returned.
@@ -54,8 +50,7 @@ pub(crate) fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
 /// or `None` when there is no such interface.
 pub(crate) fn if_index(name: &str) -> io::Result<Option<u32>> {
     check_ifname(name)?;
-    let cname = std::ffi::CString::new(name)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
+    let cname = std::ffi::CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
     // SAFETY: `cname` is a valid NUL-terminated string that outlives the call.
     let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
     if index == 0 {

@@ -243,8 +243,8 @@ impl Device for TapDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_netns::{TestNetns, require_root};
     use crate::HostPlatform;
+    use crate::test_netns::{TestNetns, require_root};
     use mnet::Duration;
     use mnet::executor::Platform;
 
@@ -253,7 +253,10 @@ mod tests {
         // Works without root: the existence check comes before TUNSETIFF.
         let err = TapDevice::open("mnetnosuch0").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
-        assert_eq!(TapDevice::open("this-name-is-too-long").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            TapDevice::open("this-name-is-too-long").unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 
     const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -338,7 +341,9 @@ mod tests {
             let got_arp = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| is_arp_request_for(f, our_ip));
             assert!(got_arp, "no ARP request from the kernel");
             dev.transmit(&FrameMeta::PLAIN, &arp_reply(our_ip, kernel_ip)).expect("transmit");
-            let got_echo = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| is_echo_request_to_us(f, our_ip));
+            let got_echo = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| {
+                is_echo_request_to_us(f, our_ip)
+            });
             assert!(got_echo, "no ICMP echo request to our MAC after our ARP reply");
             let c = dev.counters();
             assert!(c.rx_frames >= 2 && c.tx_frames == 1 && c.tx_errors == 0, "{c:?}");

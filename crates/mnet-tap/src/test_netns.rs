@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// True when running as root with `tools` on PATH. Otherwise prints
-/// "skipped: needs root (...)" and returns false, or panics when `CI=true`
+/// "skipped: ... needs root and tools (missing: ...)" and returns false, or panics when `CI=true`
 /// (CI must never skip silently).
 pub fn require_root(what: &str, tools: &[&str]) -> bool {
     let mut missing = Vec::new();
@@ -27,19 +27,22 @@ pub fn require_root(what: &str, tools: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let why = format!("{what} needs root ({})", missing.join(", "));
+    let why = format!("{what} needs root and tools (missing: {})", missing.join(", "));
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("CI=true and {why}");
     }
-    println!("skipped: {why}");
-    eprintln!("skipped: {why}");
+    say_skipped(&why);
     false
 }
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -63,7 +66,11 @@ impl TestNetns {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let name = format!("{prefix}{}x{n}", pid % 10_000);
             assert!(name.len() <= 15, "{name}");
-            let ok = Command::new("ip").args(["netns", "add", &name]).stderr(Stdio::null()).status().map(|s| s.success());
+            let ok = Command::new("ip")
+                .args(["netns", "add", &name])
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success());
             if ok.unwrap_or(false) {
                 let k = (pid % 200) * 50 + n % 50;
                 let subnet = (u8::try_from(20 + k / 250).unwrap_or(20), u8::try_from(k % 250 + 1).unwrap_or(1));
@@ -87,7 +94,12 @@ impl TestNetns {
     /// `ip -n NS ARGS`, which must succeed.
     pub fn ip(&self, args: &[&str]) {
         let out = Command::new("ip").arg("-n").arg(&self.name).args(args).output().expect("run ip");
-        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ip -n {} {args:?}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `ip netns exec NS ARGS`, which must succeed.
@@ -98,7 +110,11 @@ impl TestNetns {
 
     /// `ip netns exec NS ARGS` in the background.
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn in netns")
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn in netns")
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -133,4 +149,11 @@ pub fn enter(name: &str) {
     // calling thread's network namespace (CLONE_NEWNET is per thread).
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
     assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+}
+
+/// Prints "skipped: WHY" on the real stderr: the test harness captures
+/// `println!`/`eprintln!` of passing tests, but not direct writes.
+fn say_skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }

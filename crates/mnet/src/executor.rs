@@ -104,16 +104,25 @@ impl Default for Executor {
 
 impl Executor {
     pub fn new() -> Self {
-        Executor { tasks: Vec::new(), incoming: Rc::new(RefCell::new(Vec::new())), any: Arc::new(ReadyFlag(AtomicBool::new(true))) }
+        Executor {
+            tasks: Vec::new(),
+            incoming: Rc::new(RefCell::new(Vec::new())),
+            any: Arc::new(ReadyFlag(AtomicBool::new(true))),
+        }
     }
 
     /// A handle for spawning tasks.
     pub fn spawner(&self) -> Spawner {
-        Spawner { incoming: self.incoming.clone() }
+        Spawner {
+            incoming: self.incoming.clone(),
+        }
     }
 
     fn new_waker(&self) -> (Arc<TaskWaker>, Waker) {
-        let flag = Arc::new(TaskWaker { woken: AtomicBool::new(true), any: self.any.clone() });
+        let flag = Arc::new(TaskWaker {
+            woken: AtomicBool::new(true),
+            any: self.any.clone(),
+        });
         let waker = Waker::from(flag.clone());
         (flag, waker)
     }

@@ -60,7 +60,10 @@ pub struct EchoTable {
 
 impl EchoTable {
     pub fn new(capacity: usize, rng: &mut Rng) -> Self {
-        EchoTable { sockets: Slab::new(capacity), by_ident: hash::new_map(rng) }
+        EchoTable {
+            sockets: Slab::new(capacity),
+            by_ident: hash::new_map(rng),
+        }
     }
 
     /// Open a socket with `ident`, or a random free one.
@@ -80,7 +83,12 @@ impl EchoTable {
                 found.ok_or(Error::AddressInUse)?
             }
         };
-        let sock = EchoSocket { ident, rx, errors: VecDeque::new(), rx_waker: None };
+        let sock = EchoSocket {
+            ident,
+            rx,
+            errors: VecDeque::new(),
+            rx_waker: None,
+        };
         let h = self.sockets.insert(sock).map_err(|_| Error::WouldExceedLimit)?;
         self.by_ident.insert(ident, h);
         Ok(h)

@@ -11,12 +11,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(mnet_wip)]
 pub mod config;
 pub mod error;
 pub mod executor;
 pub mod hash;
-#[cfg(mnet_wip)]
 pub mod icmp_socket;
 pub mod ip;
 pub mod link;
@@ -24,21 +22,15 @@ pub mod pool;
 pub mod rand;
 pub mod recv_queue;
 pub mod slab;
-#[cfg(mnet_wip)]
 pub mod socket;
-#[cfg(mnet_wip)]
 pub mod stack;
 pub mod stats;
 pub mod time;
-#[cfg(mnet_wip)]
 pub mod udp;
 pub mod wire;
 
-pub use error::{Error, Result};
-#[cfg(mnet_wip)]
 pub use config::Config;
-#[cfg(mnet_wip)]
+pub use error::{Error, Result};
 pub use socket::Net;
-#[cfg(mnet_wip)]
 pub use stack::Stack;
 pub use time::{Duration, Instant};

@@ -11,7 +11,10 @@ pub struct BufferPool {
 
 impl BufferPool {
     pub fn new(max_free: usize) -> Self {
-        BufferPool { free: Vec::with_capacity(max_free), max_free }
+        BufferPool {
+            free: Vec::with_capacity(max_free),
+            max_free,
+        }
     }
 
     /// A buffer of exactly `len` zeroed bytes, reused when possible.

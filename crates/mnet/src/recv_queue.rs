@@ -26,7 +26,12 @@ pub struct RecvQueue {
 
 impl RecvQueue {
     pub fn new(max_datagrams: usize, max_bytes: usize) -> Self {
-        RecvQueue { queue: VecDeque::new(), bytes: 0, max_datagrams, max_bytes }
+        RecvQueue {
+            queue: VecDeque::new(),
+            bytes: 0,
+            max_datagrams,
+            max_bytes,
+        }
     }
 
     /// Copy `data` in; `false` (nothing queued) when a bound would be exceeded.
@@ -35,7 +40,10 @@ impl RecvQueue {
             return false;
         }
         self.bytes += data.len();
-        self.queue.push_back(Datagram { peer, data: pool.take_copy(data) });
+        self.queue.push_back(Datagram {
+            peer,
+            data: pool.take_copy(data),
+        });
         true
     }
 

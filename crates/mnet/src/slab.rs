@@ -25,7 +25,12 @@ pub struct Slab<T> {
 
 impl<T> Slab<T> {
     pub fn new(capacity: usize) -> Self {
-        Slab { slots: Vec::new(), free: Vec::new(), len: 0, capacity }
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            capacity,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -44,8 +49,13 @@ impl<T> Slab<T> {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                let Ok(i) = u32::try_from(self.slots.len()) else { return Err(value) };
-                self.slots.push(Slot { generation: 0, value: None });
+                let Ok(i) = u32::try_from(self.slots.len()) else {
+                    return Err(value);
+                };
+                self.slots.push(Slot {
+                    generation: 0,
+                    value: None,
+                });
                 i
             }
         };
@@ -53,7 +63,10 @@ impl<T> Slab<T> {
         slot.generation = slot.generation.wrapping_add(1);
         slot.value = Some(value);
         self.len += 1;
-        Ok(Handle { index, generation: slot.generation })
+        Ok(Handle {
+            index,
+            generation: slot.generation,
+        })
     }
 
     pub fn get(&self, h: Handle) -> Option<&T> {
@@ -86,7 +99,15 @@ impl<T> Slab<T> {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (Handle, &mut T)> {
         self.slots.iter_mut().enumerate().filter_map(|(i, s)| {
             let generation = s.generation;
-            s.value.as_mut().map(|v| (Handle { index: i as u32, generation }, v))
+            s.value.as_mut().map(|v| {
+                (
+                    Handle {
+                        index: i as u32,
+                        generation,
+                    },
+                    v,
+                )
+            })
         })
     }
 }

@@ -46,6 +46,7 @@ drop_reasons! {
     FragTimeout => "fragments: reassembly timed out",
     FragEvicted => "fragments: datagram evicted to make room",
     FragTooMany => "fragments: too many fragments in one datagram",
+    FragInconsistent => "fragments: inconsistent end of datagram, datagram discarded",
     FragNeededDf => "fragments: datagram larger than MTU with DF set",
     Icmpv4Malformed => "icmpv4: malformed message",
     Icmpv4BadChecksum => "icmpv4: bad checksum",
@@ -133,9 +134,21 @@ impl core::fmt::Display for Stats {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let t = &self.traffic;
         writeln!(f, "traffic:")?;
-        writeln!(f, "    {} frames in ({} bytes), {} frames out ({} bytes)", t.frames_in, t.bytes_in, t.frames_out, t.bytes_out)?;
-        writeln!(f, "    ipv4: {} in, {} out, {} fragments in, {} reassembled, {} fragments out", t.ipv4_in, t.ipv4_out, t.ipv4_frags_in, t.ipv4_reassembled, t.ipv4_frags_out)?;
-        writeln!(f, "    arp: {} in, {} out; icmpv4: {} in, {} out; udp: {} in, {} out; loopback: {}", t.arp_in, t.arp_out, t.icmpv4_in, t.icmpv4_out, t.udp_in, t.udp_out, t.loopback)?;
+        writeln!(
+            f,
+            "    {} frames in ({} bytes), {} frames out ({} bytes)",
+            t.frames_in, t.bytes_in, t.frames_out, t.bytes_out
+        )?;
+        writeln!(
+            f,
+            "    ipv4: {} in, {} out, {} fragments in, {} reassembled, {} fragments out",
+            t.ipv4_in, t.ipv4_out, t.ipv4_frags_in, t.ipv4_reassembled, t.ipv4_frags_out
+        )?;
+        writeln!(
+            f,
+            "    arp: {} in, {} out; icmpv4: {} in, {} out; udp: {} in, {} out; loopback: {}",
+            t.arp_in, t.arp_out, t.icmpv4_in, t.icmpv4_out, t.udp_in, t.udp_out, t.loopback
+        )?;
         writeln!(f, "drops: {} total", self.total_drops())?;
         for (d, n) in self.all_drops().filter(|(_, n)| *n > 0) {
             writeln!(f, "    {n} {}", d.name())?;

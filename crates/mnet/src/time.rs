@@ -105,7 +105,10 @@ mod tests {
         let t = Instant::from_millis(5);
         assert_eq!(t + Duration::from_millis(2), Instant::from_millis(7));
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
         assert_eq!(earliest(None, Some(t)), Some(t));
         assert_eq!(earliest(Some(Instant::ZERO), Some(t)), Some(Instant::ZERO));
     }

@@ -55,7 +55,10 @@ fn unspecified_like(ip: &IpAddr) -> IpAddr {
 
 impl UdpTable {
     pub fn new(capacity: usize, rng: &mut Rng) -> Self {
-        UdpTable { sockets: Slab::new(capacity), by_local: hash::new_map(rng) }
+        UdpTable {
+            sockets: Slab::new(capacity),
+            by_local: hash::new_map(rng),
+        }
     }
 
     fn port_in_use(&self, ip: &IpAddr, port: u16) -> bool {
@@ -97,7 +100,14 @@ impl UdpTable {
             p => p,
         };
         let local = SocketAddr::new(ip, port);
-        let sock = UdpSocket { local, remote: None, rx: queue, error: None, rx_waker: None, tx_waker: None };
+        let sock = UdpSocket {
+            local,
+            remote: None,
+            rx: queue,
+            error: None,
+            rx_waker: None,
+            tx_waker: None,
+        };
         let h = self.sockets.insert(sock).map_err(|_| Error::WouldExceedLimit)?;
         self.by_local.insert((ip, port), h);
         Ok(h)
@@ -123,7 +133,10 @@ impl UdpTable {
     /// The socket a datagram to `dst:port` from `src` belongs to: an exact
     /// bind first, then the wildcard; a connected socket only accepts its peer.
     pub fn lookup(&self, dst: &IpAddr, port: u16, src: &SocketAddr) -> Option<Handle> {
-        let h = self.by_local.get(&(*dst, port)).or_else(|| self.by_local.get(&(unspecified_like(dst), port)))?;
+        let h = self
+            .by_local
+            .get(&(*dst, port))
+            .or_else(|| self.by_local.get(&(unspecified_like(dst), port)))?;
         let s = self.sockets.get(*h)?;
         match s.remote {
             Some(r) if r != *src => None,

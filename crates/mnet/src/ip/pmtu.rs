@@ -195,9 +195,7 @@ impl PmtuCache {
     /// Whether the estimate for `dst` sits at the IPv4 floor because a
     /// report went below it: send with DF clear then (see [`PMTU_MIN_V4`]).
     pub fn is_clamped(&self, now: Instant, dst: IpAddr) -> bool {
-        self.map
-            .get(&dst)
-            .is_some_and(|e| e.clamped && !self.expired(e, now))
+        self.map.get(&dst).is_some_and(|e| e.clamped && !self.expired(e, now))
     }
 
     /// Forget `dst` (its route changed, an administrator asked).
@@ -226,9 +224,7 @@ impl PmtuCache {
 
     /// When the next entry expires ([`Self::poll`] has work then).
     pub fn poll_at(&self) -> Option<Instant> {
-        self.by_age
-            .first()
-            .map(|&(updated, _)| updated + self.config.aging)
+        self.by_age.first().map(|&(updated, _)| updated + self.config.aging)
     }
 
     /// Every entry (expired ones included until polled), for display.

@@ -234,7 +234,10 @@ pub struct Reassembler {
     by_age: BTreeMap<(Instant, u64), FragKey>,
     next_seq: u64,
     bytes: usize,
+    /// Evictions since the last `take_evicted`.
     evicted: usize,
+    /// Evictions since construction.
+    evicted_total: u64,
     pool: Vec<Vec<u8>>,
 }
 
@@ -247,6 +250,7 @@ impl Reassembler {
             next_seq: 0,
             bytes: 0,
             evicted: 0,
+            evicted_total: 0,
             pool: Vec::new(),
         }
     }
@@ -273,6 +277,17 @@ impl Reassembler {
     /// `FragEvicted` drops).
     pub fn take_evicted(&mut self) -> usize {
         core::mem::take(&mut self.evicted)
+    }
+
+    /// Datagrams evicted to make room since construction (monotonic; not
+    /// reset by [`Self::take_evicted`]).
+    pub fn evicted(&self) -> u64 {
+        self.evicted_total
+    }
+
+    fn count_eviction(&mut self) {
+        self.evicted += 1;
+        self.evicted_total += 1;
     }
 
     /// Add one fragment's payload. `offset` is in bytes (the header field
@@ -310,7 +325,7 @@ impl Reassembler {
         // must be discarded". The same holds for IPv4, RFC 791 §3.1: "The
         // fragment offset is measured in units of 8 octets (64 bits)." An
         // empty fragment carries nothing and can only grow our bookkeeping.
-        if len == 0 || offset % 8 != 0 || (more_fragments && len % 8 != 0) {
+        if len == 0 || !offset.is_multiple_of(8) || (more_fragments && !len.is_multiple_of(8)) {
             return Err(FragError::Malformed);
         }
         let end = offset.checked_add(len).ok_or(FragError::TooBig)?;
@@ -362,7 +377,7 @@ impl Reassembler {
         if !self.make_room(&key, cost) {
             // This datagram alone is larger than the byte bound.
             self.discard(&key);
-            self.evicted += 1;
+            self.count_eviction();
             return Ok(None);
         }
         let Some(dg) = self.map.get_mut(&key) else {
@@ -409,7 +424,7 @@ impl Reassembler {
     /// while the table is at its datagram bound.
     fn admit(&mut self, now: Instant, key: FragKey) -> Result<(), FragError> {
         if self.config.max_datagrams == 0 {
-            self.evicted += 1;
+            self.count_eviction();
             return Err(FragError::TooManyFragments);
         }
         while self.map.len() >= self.config.max_datagrams {
@@ -449,15 +464,11 @@ impl Reassembler {
 
     /// Evict the oldest datagram that is not `spare`. `false` if none.
     fn evict_oldest(&mut self, spare: Option<&FragKey>) -> bool {
-        let victim = self
-            .by_age
-            .values()
-            .find(|k| Some(*k) != spare)
-            .copied();
+        let victim = self.by_age.values().find(|k| Some(*k) != spare).copied();
         match victim {
             Some(k) => {
                 self.discard(&k);
-                self.evicted += 1;
+                self.count_eviction();
                 true
             }
             None => false,
@@ -520,14 +531,10 @@ impl Reassembler {
                 self.by_age.pop_first();
                 continue;
             };
-            let first = dg
-                .frags
-                .first()
-                .filter(|f| f.offset == 0)
-                .map(|f| FirstFragment {
-                    header: &dg.header,
-                    payload: &f.data,
-                });
+            let first = dg.frags.first().filter(|f| f.offset == 0).map(|f| FirstFragment {
+                header: &dg.header,
+                payload: &f.data,
+            });
             on_expired(Expired { key, first });
             n += 1;
         }
@@ -543,13 +550,7 @@ impl Reassembler {
 }
 
 /// Where a fragment `[offset, end)` goes in `dg`, or why it cannot.
-fn check(
-    dg: &Datagram,
-    offset: usize,
-    end: usize,
-    more_fragments: bool,
-    config: &ReassemblyConfig,
-) -> Result<usize, FragError> {
+fn check(dg: &Datagram, offset: usize, end: usize, more_fragments: bool, config: &ReassemblyConfig) -> Result<usize, FragError> {
     match dg.total_len {
         Some(total) if end > total || (!more_fragments && end != total) => {
             return Err(FragError::Inconsistent);
@@ -852,6 +853,7 @@ mod tests {
         assert_eq!(r.insert(Instant::from_secs(9), key(9), 8, false, &[0; 8]), Ok(None));
         assert_eq!(r.take_evicted(), 1);
         assert_eq!(r.take_evicted(), 0);
+        assert_eq!(r.evicted(), 1);
         assert_eq!(r.len(), 3);
         // key(0) went; starting it again evicts the oldest now, key(1).
         assert_eq!(r.insert(Instant::from_secs(9), key(0), 0, true, &[0; 8]), Ok(None));

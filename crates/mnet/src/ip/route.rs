@@ -141,9 +141,7 @@ impl RouteTable {
             return Err(Error::InvalidInput);
         }
         let list = self.list(v4);
-        let existing = list
-            .iter()
-            .position(|r| r.cidr == route.cidr && r.via == route.via);
+        let existing = list.iter().position(|r| r.cidr == route.cidr && r.via == route.via);
         if existing.is_none() && self.len() >= self.max_routes {
             return Err(Error::WouldExceedLimit);
         }
@@ -266,10 +264,7 @@ mod tests {
         assert_eq!(t.lookup(&ip("2001:db9::1")).unwrap().via, Some(ip("fe80::1")));
         assert_eq!(t.lookup(&ip("1.2.3.4")).unwrap().via, Some(ip("10.0.0.1")));
         // A gateway of the other family is refused.
-        assert_eq!(
-            t.add(Route::via(cidr("10.0.0.0/8"), ip("fe80::1"), 0)),
-            Err(Error::InvalidInput)
-        );
+        assert_eq!(t.add(Route::via(cidr("10.0.0.0/8"), ip("fe80::1"), 0)), Err(Error::InvalidInput));
     }
 
     #[test]
@@ -292,10 +287,7 @@ mod tests {
         for i in 0..4u8 {
             t.add(Route::on_link(cidr(&alloc::format!("10.{i}.0.0/16")), 0)).unwrap();
         }
-        assert_eq!(
-            t.add(Route::on_link(cidr("10.9.0.0/16"), 0)),
-            Err(Error::WouldExceedLimit)
-        );
+        assert_eq!(t.add(Route::on_link(cidr("10.9.0.0/16"), 0)), Err(Error::WouldExceedLimit));
         // Replacing an existing route is allowed when full.
         assert_eq!(t.add(Route::on_link(cidr("10.1.0.0/16"), 7)), Ok(()));
         assert_eq!(t.len(), 4);
@@ -333,10 +325,7 @@ mod tests {
         assert!(t.len() <= MAX_ROUTES);
         for j in 0..2000u32 {
             let dst = IpAddr::V4(core::net::Ipv4Addr::from_bits(0x0A00_0000 | (j.wrapping_mul(40_503) & 0x00FF_FFFF)));
-            let best = t
-                .iter()
-                .filter(|r| r.contains(&dst))
-                .min_by_key(|r| sort_key(r));
+            let best = t.iter().filter(|r| r.contains(&dst)).min_by_key(|r| sort_key(r));
             let got = t.lookup(&dst);
             assert_eq!(got.map(sort_key), best.map(sort_key), "{dst}");
         }

@@ -141,3 +141,18 @@ impl<D: Device + ?Sized> Device for &mut D {
         (**self).flush()
     }
 }
+
+impl<D: Device + ?Sized> Device for alloc::boxed::Box<D> {
+    fn capabilities(&self) -> DeviceCapabilities {
+        (**self).capabilities()
+    }
+    fn receive_batch(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8])) -> usize {
+        (**self).receive_batch(sink)
+    }
+    fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
+        (**self).transmit(meta, frame)
+    }
+    fn flush(&mut self) {
+        (**self).flush()
+    }
+}

@@ -5,7 +5,6 @@ use crate::executor::Driver;
 use crate::link::Device;
 use crate::time::Instant;
 
-
 /// One stack on one device.
 pub struct Interface<D: Device> {
     pub net: Net,

@@ -27,7 +27,11 @@ impl Net {
 
     /// Complete once engine time reaches `at`.
     pub fn sleep_until(&self, at: Instant) -> Sleep {
-        Sleep { net: self.clone(), at, timer: None }
+        Sleep {
+            net: self.clone(),
+            at,
+            timer: None,
+        }
     }
 }
 
@@ -40,7 +44,11 @@ impl Future for Sleep {
             if let Some(t) = old {
                 s.cancel_timer(t);
             }
-            if s.now() >= at { None } else { Some(s.add_timer(at, cx.waker().clone())) }
+            if s.now() >= at {
+                None
+            } else {
+                Some(s.add_timer(at, cx.waker().clone()))
+            }
         });
         match r {
             None => Poll::Ready(()),

@@ -4,7 +4,7 @@
 use core::net::{IpAddr, Ipv4Addr};
 
 use super::{PendingPacket, Stack};
-use crate::link::neighbor::NeighborAction;
+use crate::link::neighbor::{EnqueueOutcome, FillOutcome, NeighborAction};
 use crate::stats::Drop;
 use crate::time::{Duration, Instant};
 use crate::wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, ethernet};
@@ -60,7 +60,10 @@ impl Stack {
             self.learn_neighbor(now, sender_ip, sender_mac, for_us);
         }
         if !for_us {
-            if repr.operation == ArpOperation::Request {
+            // A gratuitous ARP (announcement) is not a drop: its news was
+            // merged above.
+            let gratuitous = repr.source_protocol_addr == repr.target_protocol_addr;
+            if repr.operation == ArpOperation::Request && !gratuitous {
                 self.stats.record(Drop::ArpNotForUs);
             }
             return;
@@ -82,12 +85,15 @@ impl Stack {
 
     /// Learn (or refresh) a neighbour and send what was waiting for it.
     fn learn_neighbor(&mut self, now: Instant, ip: IpAddr, mac: EthernetAddress, create: bool) {
-        let mut released = core::mem::take(&mut self.released_scratch);
-        self.neighbors.fill(now, ip, mac, create, &mut |p: PendingPacket| released.push(p));
-        for p in released.drain(..) {
-            self.emit_ipv4_frame(now, p.buf, mac);
+        match self.neighbors.fill(now, ip, mac, create) {
+            FillOutcome::Resolved { packets } => {
+                for p in packets {
+                    self.emit_ipv4_frame(now, p.buf, mac);
+                }
+            }
+            FillOutcome::Created { evicted: Some(_) } => self.stats.record(Drop::ArpCacheFull),
+            FillOutcome::Created { evicted: None } | FillOutcome::Updated { .. } | FillOutcome::Ignored => {}
         }
-        self.released_scratch = released;
     }
 
     /// Build and queue one ARP packet.
@@ -168,8 +174,11 @@ impl Stack {
         self.neighbors.poll(now, &mut |a| actions.push(a));
         for action in actions.drain(..) {
             match action {
-                NeighborAction::SendRequest { ip: IpAddr::V4(ip), unicast_to } => self.send_arp_request(ip, unicast_to),
-                NeighborAction::SendRequest { ip: IpAddr::V6(_), .. } => {}
+                NeighborAction::SendRequest {
+                    ip: IpAddr::V4(ip),
+                    unicast_to,
+                } => self.send_arp_request(ip, unicast_to),
+                NeighborAction::SendRequest { ip: IpAddr::V6(_), .. } | NeighborAction::Unreachable { .. } => {}
                 NeighborAction::Failed { packet, .. } => {
                     // RFC 1122 §2.3.2.2: "The link layer SHOULD ... report
                     // [the failure] to the IP layer"; the waiting sends fail
@@ -195,12 +204,19 @@ impl Stack {
             self.emit_ipv4_frame(now, frame, mac);
             return;
         }
-        if let Err(p) = self.neighbors.enqueue(now, ip, PendingPacket { buf: frame }) {
-            self.stats.record(Drop::ArpPendingFull);
-            self.pool.give(p.buf);
-            return;
+        match self.neighbors.enqueue(now, ip, PendingPacket { buf: frame }) {
+            EnqueueOutcome::SendRequest { evicted } => {
+                if evicted.is_some() {
+                    self.stats.record(Drop::ArpCacheFull);
+                }
+                self.send_arp_request(next_hop, None);
+            }
+            EnqueueOutcome::Queued => {}
+            EnqueueOutcome::QueuedDroppedOldest(p) | EnqueueOutcome::Rejected(p) => {
+                self.stats.record(Drop::ArpPendingFull);
+                self.pool.give(p.buf);
+            }
+            EnqueueOutcome::Resolved { lladdr, packet } => self.emit_ipv4_frame(now, packet.buf, lladdr),
         }
-        // The first request goes out now rather than at the next poll.
-        self.poll_neighbors(now);
     }
 }

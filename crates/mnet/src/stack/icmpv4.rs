@@ -73,7 +73,11 @@ impl Stack {
                     self.stats.record(Drop::IcmpSocketQueueFull);
                 }
             }
-            Icmpv4Repr::DstUnreachable { reason, next_hop_mtu, invoking } => {
+            Icmpv4Repr::DstUnreachable {
+                reason,
+                next_hop_mtu,
+                invoking,
+            } => {
                 // RFC 1122 §3.2.2.1: "A Destination Unreachable message that
                 // is received MUST be reported to the transport layer."
                 if reason == Icmpv4DstUnreachable::FragRequired {
@@ -122,7 +126,12 @@ impl Stack {
         } else {
             usize::from(next_hop_mtu)
         };
-        self.pmtu.update(now, IpAddr::V4(inv.dst), mtu);
+        // Reports at or above the link MTU carry no news.
+        if mtu < self.mtu() {
+            // Datagram sockets read the path MTU at each send; TCP will be
+            // told here when it lands.
+            let _lowered = self.pmtu.update(now, IpAddr::V4(inv.dst), mtu);
+        }
     }
 
     /// Build and send one ICMPv4 message.
@@ -170,7 +179,11 @@ impl Stack {
             r.emit(&mut q, true);
         }
         quote[ipv4::HEADER_LEN..].copy_from_slice(&payload[..quote_len]);
-        let repr = Icmpv4Repr::DstUnreachable { reason, next_hop_mtu: 0, invoking: &quote };
+        let repr = Icmpv4Repr::DstUnreachable {
+            reason,
+            next_hop_mtu: 0,
+            invoking: &quote,
+        };
         self.send_icmpv4(now, Some(r.dst_addr), r.src_addr, &repr);
         self.pool.give(quote);
     }

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::ip::reassembly::{FragError, FragKey};
 use crate::stats::Drop;
 use crate::time::Instant;
-use crate::wire::{EthernetAddress, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError};
+use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError};
 
 /// What the transport layer needs to know about the datagram it got.
 #[derive(Clone, Copy)]
@@ -21,9 +21,8 @@ pub(super) struct Ipv4Meta {
 }
 
 impl Stack {
-    /// One IPv4 packet, from the link (`link_src` set) or from loopback.
-    pub(super) fn process_ipv4(&mut self, now: Instant, link_src: Option<EthernetAddress>, link_broadcast: bool, bytes: &[u8], csum_valid: bool) {
-        let _ = link_src;
+    /// One IPv4 packet, from the link or from loopback.
+    pub(super) fn process_ipv4(&mut self, now: Instant, link_broadcast: bool, bytes: &[u8], csum_valid: bool) {
         self.stats.traffic.ipv4_in += 1;
         let pkt = match Ipv4Packet::new_checked(bytes) {
             Ok(p) => p,
@@ -72,7 +71,11 @@ impl Stack {
             self.stats.record(Drop::Ipv4NotForUs);
             return;
         }
-        let meta = Ipv4Meta { repr, broadcast, csum_valid };
+        let meta = Ipv4Meta {
+            repr,
+            broadcast,
+            csum_valid,
+        };
         if repr.more_frags || repr.frag_offset != 0 {
             self.stats.traffic.ipv4_frags_in += 1;
             self.reassemble(now, meta, pkt.payload());
@@ -86,7 +89,12 @@ impl Stack {
     /// protocol fields, to identify datagram fragments for reassembly."
     fn reassemble(&mut self, now: Instant, mut meta: Ipv4Meta, payload: &[u8]) {
         let r = &meta.repr;
-        let key = FragKey { src: IpAddr::V4(r.src_addr), dst: IpAddr::V4(r.dst_addr), ident: u32::from(r.ident), protocol: u8::from(r.next_header) };
+        let key = FragKey {
+            src: IpAddr::V4(r.src_addr),
+            dst: IpAddr::V4(r.dst_addr),
+            ident: u32::from(r.ident),
+            protocol: u8::from(r.next_header),
+        };
         let evicted_before = self.reassembly.evicted();
         let result = self.reassembly.insert(now, key, usize::from(r.frag_offset), r.more_frags, payload);
         for _ in evicted_before..self.reassembly.evicted() {
@@ -108,6 +116,7 @@ impl Stack {
                 FragError::Duplicate => Drop::FragDuplicate,
                 FragError::TooManyFragments => Drop::FragTooMany,
                 FragError::Malformed => Drop::FragMalformed,
+                FragError::Inconsistent => Drop::FragInconsistent,
             }),
         }
     }
@@ -239,7 +248,12 @@ impl<'a> InvokingDatagram<'a> {
             return None;
         }
         let addr = |at: usize| core::net::Ipv4Addr::new(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
-        Some(InvokingDatagram { src: addr(12), dst: addr(16), protocol: IpProtocol::from(bytes[9]), transport: &bytes[ihl..] })
+        Some(InvokingDatagram {
+            src: addr(12),
+            dst: addr(16),
+            protocol: IpProtocol::from(bytes[9]),
+            transport: &bytes[ihl..],
+        })
     }
 
     fn be16(&self, at: usize) -> u16 {

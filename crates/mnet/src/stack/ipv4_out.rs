@@ -41,7 +41,10 @@ impl Stack {
         }
         let route = self.routes.lookup(&IpAddr::V4(dst)).ok_or(Error::NetworkUnreachable)?;
         match route.via {
-            None => Ok(NextHop::Link { hop: dst, broadcast: false }),
+            None => Ok(NextHop::Link {
+                hop: dst,
+                broadcast: false,
+            }),
             Some(IpAddr::V4(gw)) => Ok(NextHop::Link { hop: gw, broadcast: false }),
             Some(IpAddr::V6(_)) => Err(Error::NetworkUnreachable),
         }
@@ -184,7 +187,7 @@ impl Stack {
             self.pool.give(frame);
             return;
         };
-        let hdr_len = usize::from(pkt.header_len());
+        let hdr_len = pkt.header_len();
         if pkt.dont_frag() || mtu < IPV4_MIN_MTU {
             self.stats.record(Drop::FragNeededDf);
             self.pool.give(frame);

@@ -36,7 +36,7 @@ use core::task::Waker;
 use crate::config::{Config, Limits};
 use crate::error::{Error, Result};
 use crate::icmp_socket::EchoTable;
-use crate::ip::pmtu::PmtuCache;
+use crate::ip::pmtu::{PmtuCache, PmtuConfig};
 use crate::ip::rate_limit::{ICMP_ERROR_BURST, ICMP_ERROR_RATE, TokenBucket};
 use crate::ip::reassembly::Reassembler;
 use crate::ip::route::{Route, RouteTable};
@@ -47,7 +47,7 @@ use crate::rand::Rng;
 use crate::stats::{Drop, Stats};
 use crate::time::{Instant, earliest};
 use crate::udp::UdpTable;
-use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpCidr, ethernet};
+use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpCidr};
 
 pub use arp::{ANNOUNCE_INTERVAL, ANNOUNCE_NUM, DEFEND_INTERVAL};
 pub use sockets::{EchoEvent, TimerId};
@@ -82,7 +82,6 @@ pub struct Stack {
     neighbors: NeighborCache<EthernetAddress, PendingPacket>,
     /// Scratch space reused by neighbour resolution (no allocation per event).
     neighbor_actions: Vec<NeighborAction<EthernetAddress, PendingPacket>>,
-    released_scratch: Vec<PendingPacket>,
     reassembly: Reassembler,
     pmtu: PmtuCache,
     icmp_errors: TokenBucket,
@@ -108,7 +107,15 @@ impl Stack {
     /// A stack with the configuration's MAC, addresses and gateway.
     /// Static IPv4 addresses are announced (RFC 5227 §2.3) from the first poll.
     pub fn new(config: Config, now: Instant) -> Stack {
-        let Config { mac, addresses, ipv4_gateway, mtu, seed, ttl, limits } = config;
+        let Config {
+            mac,
+            addresses,
+            ipv4_gateway,
+            mtu,
+            seed,
+            ttl,
+            limits,
+        } = config;
         let mut rng = Rng::from_seed(seed);
         let mut stack = Stack {
             mac,
@@ -117,12 +124,17 @@ impl Stack {
             addresses: Vec::new(),
             routes: RouteTable::new(limits.max_routes),
             ipv4_gateway: None,
-            neighbors: NeighborCache::new(limits.neighbor.clone(), &mut rng),
+            neighbors: NeighborCache::new(limits.neighbor, &mut rng),
             neighbor_actions: Vec::new(),
-            released_scratch: Vec::new(),
-            reassembly: Reassembler::new(limits.reassembly.clone(), &mut rng),
-            pmtu: PmtuCache::new(limits.pmtu_entries, &mut rng),
-            icmp_errors: TokenBucket::new(ICMP_ERROR_RATE, ICMP_ERROR_BURST, now),
+            reassembly: Reassembler::new(limits.reassembly, &mut rng),
+            pmtu: PmtuCache::new(
+                PmtuConfig {
+                    capacity: limits.pmtu_entries,
+                    ..PmtuConfig::default()
+                },
+                &mut rng,
+            ),
+            icmp_errors: TokenBucket::new(ICMP_ERROR_RATE, ICMP_ERROR_BURST),
             udp: UdpTable::new(limits.max_sockets, &mut rng),
             echo: EchoTable::new(limits.max_sockets, &mut rng),
             timers: BTreeMap::new(),
@@ -186,13 +198,21 @@ impl Stack {
         if ip.is_unspecified() || ip.is_multicast() || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()) {
             return Err(Error::InvalidInput);
         }
-        self.routes.add(Route { cidr: cidr.network(), via: None, metric: 0 })?;
+        self.routes.add(Route {
+            cidr: cidr.network(),
+            via: None,
+            metric: 0,
+        })?;
         self.addresses.push(cidr);
         if let IpAddr::V4(v4) = ip {
             // RFC 5227 §2.3: "the host MUST then broadcast ANNOUNCE_NUM ARP
             // Announcements, spaced ANNOUNCE_INTERVAL seconds apart."
             self.announcements.retain(|a| a.addr != v4);
-            self.announcements.push(Announcement { addr: v4, remaining: ANNOUNCE_NUM, at: now });
+            self.announcements.push(Announcement {
+                addr: v4,
+                remaining: ANNOUNCE_NUM,
+                at: now,
+            });
         }
         Ok(())
     }
@@ -200,11 +220,15 @@ impl Stack {
     /// Remove an address (and its on-link route unless another address
     /// shares the prefix).
     pub fn remove_address(&mut self, ip: IpAddr) -> Result<()> {
-        let pos = self.addresses.iter().position(|a| a.address() == ip).ok_or(Error::AddressNotAvailable)?;
+        let pos = self
+            .addresses
+            .iter()
+            .position(|a| a.address() == ip)
+            .ok_or(Error::AddressNotAvailable)?;
         let cidr = self.addresses.remove(pos);
         let net = cidr.network();
         if !self.addresses.iter().any(|a| a.network() == net) {
-            self.routes.remove(&net, None);
+            self.routes.remove(net, None);
         }
         if let IpAddr::V4(v4) = ip {
             self.announcements.retain(|a| a.addr != v4);
@@ -216,10 +240,14 @@ impl Stack {
     pub fn set_ipv4_gateway(&mut self, gw: Option<Ipv4Addr>) -> Result<()> {
         let default: IpCidr = IpCidr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0).ok_or(Error::InvalidInput)?;
         if let Some(old) = self.ipv4_gateway.take() {
-            self.routes.remove(&default, Some(IpAddr::V4(old)));
+            self.routes.remove(default, Some(IpAddr::V4(old)));
         }
         if let Some(gw) = gw {
-            self.routes.add(Route { cidr: default, via: Some(IpAddr::V4(gw)), metric: 0 })?;
+            self.routes.add(Route {
+                cidr: default,
+                via: Some(IpAddr::V4(gw)),
+                metric: 0,
+            })?;
             self.ipv4_gateway = Some(gw);
         }
         Ok(())
@@ -274,10 +302,9 @@ impl Stack {
             self.stats.record(Drop::EthBadOffload);
             return;
         }
-        let src = eth.src_addr();
         match eth.ethertype() {
             EtherType::Arp => self.process_arp(now, eth.payload()),
-            EtherType::Ipv4 => self.process_ipv4(now, Some(src), dst.is_broadcast(), eth.payload(), meta.checksum_valid()),
+            EtherType::Ipv4 => self.process_ipv4(now, dst.is_broadcast(), eth.payload(), meta.checksum_valid()),
             EtherType::Ipv6 => self.stats.record(Drop::Ipv6Unsupported),
             EtherType::Unknown(_) => self.stats.record(Drop::EthUnknownType),
         }
@@ -352,7 +379,10 @@ impl Stack {
             self.pool.give(buf);
             return;
         }
-        self.tx.push_back(TxFrame { meta: FrameMeta::PLAIN, buf });
+        self.tx.push_back(TxFrame {
+            meta: FrameMeta::PLAIN,
+            buf,
+        });
     }
 
     /// Whether `n` more frames fit in the transmit queue.
@@ -392,19 +422,15 @@ impl Stack {
 
     /// Process packets sent to our own addresses.
     fn drain_loopback(&mut self, now: Instant) {
-        // Bounded: each round handles what was queued before it started,
-        // so a packet that loops (echo to self) cannot spin forever here.
-        let mut budget = self.loopback.len();
+        // Bounded: a request to ourselves makes at most a reply, but the
+        // budget guarantees this loop ends whatever is queued.
+        let mut budget = 2 * self.limits.loopback_packets;
         while budget > 0 {
             budget -= 1;
             let Some(pkt) = self.loopback.pop_front() else { break };
             self.stats.traffic.loopback += 1;
-            self.process_ipv4(now, None, false, &pkt, true);
+            self.process_ipv4(now, false, &pkt, true);
             self.pool.give(pkt);
         }
-    }
-
-    fn frame_len_for(ip_len: usize) -> usize {
-        ethernet::HEADER_LEN + ip_len
     }
 }

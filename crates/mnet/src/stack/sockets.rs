@@ -89,7 +89,10 @@ impl Stack {
             _ => None,
         };
         let dst_ip = v4_of(dst.ip())?;
-        let repr = UdpRepr { src_port: local.port(), dst_port: dst.port() };
+        let repr = UdpRepr {
+            src_port: local.port(),
+            dst_port: dst.port(),
+        };
         self.send_ipv4(now, src, dst_ip, IpProtocol::Udp, len, true, |buf, src| {
             let mut pkt = UdpPacket::new_unchecked(buf);
             repr.emit_header(&mut pkt, data.len());
@@ -170,10 +173,18 @@ impl Stack {
     pub fn echo_recv(&mut self, h: Handle, buf: &mut [u8]) -> Result<EchoEvent> {
         let s = self.echo.get_mut(h).ok_or(Error::SocketClosed)?;
         if let Some(e) = s.errors.pop_front() {
-            return Ok(EchoEvent::Error { from: e.from, seq_no: e.seq_no, error: e.error });
+            return Ok(EchoEvent::Error {
+                from: e.from,
+                seq_no: e.seq_no,
+                error: e.error,
+            });
         }
         let (len, from) = s.rx.pop_into(&mut self.pool, buf).ok_or(Error::WouldBlock)?;
-        Ok(EchoEvent::Reply { from: from.ip(), seq_no: from.port(), len })
+        Ok(EchoEvent::Reply {
+            from: from.ip(),
+            seq_no: from.port(),
+            len,
+        })
     }
 
     /// Wake `waker` when the echo socket has something to read.

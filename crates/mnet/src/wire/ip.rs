@@ -86,7 +86,10 @@ impl IpCidr {
             IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from_bits(a.to_bits() & mask_v4(self.prefix_len))),
             IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from_bits(a.to_bits() & mask_v6(self.prefix_len))),
         };
-        IpCidr { addr, prefix_len: self.prefix_len }
+        IpCidr {
+            addr,
+            prefix_len: self.prefix_len,
+        }
     }
 
     /// Whether `addr` is inside this prefix (same family only).
@@ -114,11 +117,19 @@ impl IpCidr {
 }
 
 fn mask_v4(prefix_len: u8) -> u32 {
-    if prefix_len == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix_len.min(32))) }
+    if prefix_len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix_len.min(32)))
+    }
 }
 
 fn mask_v6(prefix_len: u8) -> u128 {
-    if prefix_len == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix_len.min(128))) }
+    if prefix_len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix_len.min(128)))
+    }
 }
 
 impl fmt::Display for IpCidr {
@@ -137,9 +148,23 @@ impl FromStr for IpCidr {
     }
 }
 
+/// The source and destination ports at the start of a TCP or UDP header.
+///
+/// Meant for the offending datagram quoted in an ICMP error, which carries
+/// only the beginning of the transport header (RFC 792: "Internet Header +
+/// 64 bits of Original Data Datagram"), too little for a checked
+/// `TcpPacket`. `None` if fewer than four bytes are present.
+pub fn quoted_ports(transport_header: &[u8]) -> Option<(u16, u16)> {
+    match transport_header {
+        [s0, s1, d0, d1, ..] => Some((u16::from_be_bytes([*s0, *s1]), u16::from_be_bytes([*d0, *d1]))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn cidr() {
@@ -154,5 +179,12 @@ mod tests {
         let v6: IpCidr = "fd00::1/64".parse().unwrap();
         assert!(v6.contains_addr(&"fd00::99".parse().unwrap()));
         assert!(!v6.contains_addr(&"10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn ports_of_a_quoted_header() {
+        assert_eq!(quoted_ports(&[0x9c, 0x40, 0x00, 0x09, 0x00, 0x0d, 0x09, 0xa4]), Some((40000, 9)));
+        assert_eq!(quoted_ports(&[0x9c, 0x40, 0x00, 0x09]), Some((40000, 9)));
+        assert_eq!(quoted_ports(&[0x9c, 0x40, 0x00]), None);
     }
 }
