@@ -19,6 +19,10 @@ Output (stdout), one fact a line, for the Rust test to parse:
     sent N                            # frames the socket accepted
     send_errors N
 
+IPv4 shapes go to mnet's MAC so that each reaches the check it breaks;
+link-level junk and ARP go to mnet's MAC or to broadcast, and
+`ipv4_l2_broadcast` sends broken IPv4 shapes in broadcast frames.
+
 MIN_DROPS is how many drops a correct stack must count for the category
 right away: 1 per frame (or per group of fragments) that is bad for us, 0
 where dropping is not immediate (a stray fragment waits for its reassembly
@@ -75,6 +79,8 @@ class Builder:
         self.prefix = prefix
         self.other_ip = prefix + ".77"  # on the subnet, not mnet's
         self.ident = rng.randrange(0, 0x10000)
+        # Set while building an `ipv4_l2_broadcast` frame.
+        self.force_dst = None
 
     # --- helpers -------------------------------------------------------
     def next_id(self):
@@ -82,8 +88,14 @@ class Builder:
         return self.ident
 
     def dst_mac(self):
-        """Frames go to mnet's MAC or to broadcast."""
-        return self.a.mnet_mac if self.rng.random() < 0.75 else BCAST
+        """IP frames go to mnet's MAC, so that each category reaches the
+        check it breaks: a unicast datagram in a link-layer broadcast is
+        dropped before that (RFC 1122 3.3.6) and has its own category."""
+        return self.force_dst or self.a.mnet_mac
+
+    def mixed_dst(self):
+        """Link-level junk goes to mnet's MAC or to broadcast."""
+        return self.a.mnet_mac if self.rng.random() < 0.5 else BCAST
 
     def eth(self, etype, dst=None):
         return Ether(dst=dst or self.dst_mac(), src=self.a.linux_mac, type=etype)
@@ -112,14 +124,14 @@ class Builder:
 
     # --- Ethernet ------------------------------------------------------
     def eth_header_only(self):
-        return [bytes(self.eth(self.rng.choice([0x0800, 0x0806])))], 1
+        return [bytes(self.eth(self.rng.choice([0x0800, 0x0806]), self.mixed_dst()))], 1
 
     def eth_unknown_type(self):
         while True:
             t = self.rng.randrange(0x10000)
             if t not in (0x0800, 0x0806, 0x86DD):
                 break
-        return [bytes(self.eth(t)) + self.payload(0, 100)], 1
+        return [bytes(self.eth(t, self.mixed_dst())) + self.payload(0, 100)], 1
 
     def eth_not_for_us(self):
         # A valid echo request, but to somebody else's unicast MAC.
@@ -131,7 +143,20 @@ class Builder:
 
     def random_bytes(self):
         t = self.rng.choice([0x0800, 0x0806, self.rng.randrange(0x10000)])
-        return [bytes(self.eth(t)) + self.payload(0, 1486)], 1
+        return [bytes(self.eth(t, self.mixed_dst())) + self.payload(0, 1486)], 1
+
+    def ipv4_l2_broadcast(self):
+        # RFC 1122 3.3.6: "A host SHOULD silently discard a datagram that is
+        # received via a link-layer broadcast ... but does not specify an IP
+        # multicast or broadcast destination address." Any of the broken
+        # single-frame IPv4 shapes, in a broadcast frame: dropped for one
+        # reason or another.
+        name = self.rng.choice(L2_BROADCAST_SHAPES)
+        self.force_dst = BCAST
+        try:
+            return getattr(self, name)()
+        finally:
+            self.force_dst = None
 
     # --- IPv4 ----------------------------------------------------------
     def ipv4_truncated_header(self):
@@ -355,13 +380,28 @@ class Builder:
         return [bytes(self.eth(0x0806, dst=BCAST)) + bytes(b)], 1
 
 
+# Single-frame IPv4 categories that ipv4_l2_broadcast reuses.
+L2_BROADCAST_SHAPES = [
+    "ipv4_truncated_header",
+    "ipv4_bad_ihl",
+    "ipv4_bad_total_length",
+    "ipv4_bad_checksum",
+    "icmp_bad_checksum",
+    "icmp_truncated",
+    "udp_bad_checksum",
+    "udp_truncated",
+    "udp_closed_port",
+    "frag_too_big",
+]
+
 # (name, weight, phase). Phase 2 runs last: its fragments stay in the
 # reassembly table, and must not crowd out the pairs of phase 1.
 CATEGORIES = [
     ("eth_header_only", 2, 1),
     ("eth_unknown_type", 3, 1),
     ("eth_not_for_us", 3, 1),
-    ("random_bytes", 6, 1),
+    ("random_bytes", 5, 1),
+    ("ipv4_l2_broadcast", 4, 1),
     ("ipv4_truncated_header", 4, 1),
     ("ipv4_bad_version", 3, 1),
     ("ipv4_bad_ihl", 4, 1),

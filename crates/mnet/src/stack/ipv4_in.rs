@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::ip::reassembly::{FragError, FragKey};
 use crate::stats::Drop;
 use crate::time::Instant;
-use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError};
+use crate::wire::{IpProtocol, quoted_ports, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError};
 
 /// What the transport layer needs to know about the datagram it got.
 #[derive(Clone, Copy)]
@@ -190,8 +190,9 @@ impl Stack {
         let Some(inv) = InvokingDatagram::parse(invoking) else { return };
         match inv.protocol {
             IpProtocol::Udp => {
-                let local = SocketAddr::new(IpAddr::V4(inv.src), inv.src_port());
-                let remote = SocketAddr::new(IpAddr::V4(inv.dst), inv.dst_port());
+                let (src_port, dst_port) = inv.ports();
+                let local = SocketAddr::new(IpAddr::V4(inv.src), src_port);
+                let remote = SocketAddr::new(IpAddr::V4(inv.dst), dst_port);
                 let Some(h) = self.udp.lookup_sender(&local) else {
                     self.stats.record(Drop::Icmpv4NoSocket);
                     return;
@@ -228,8 +229,9 @@ impl Stack {
 }
 
 /// The start of a datagram quoted in an ICMP error: IP header plus at
-/// least 8 bytes of transport header (RFC 792). Parsed leniently, because
-/// the quote is usually truncated.
+/// least 8 bytes of transport header (RFC 792: "Internet Header + 64 bits
+/// of Original Data Datagram"). Parsed leniently, because the quote is
+/// usually cut short.
 pub(super) struct InvokingDatagram<'a> {
     pub src: core::net::Ipv4Addr,
     pub dst: core::net::Ipv4Addr,
@@ -239,38 +241,25 @@ pub(super) struct InvokingDatagram<'a> {
 
 impl<'a> InvokingDatagram<'a> {
     pub fn parse(bytes: &'a [u8]) -> Option<Self> {
-        let first = *bytes.first()?;
-        if first >> 4 != 4 {
+        let pkt = Ipv4Packet::new_quoted(bytes).ok()?;
+        if pkt.version() != 4 {
             return None;
         }
-        let ihl = usize::from(first & 0x0f) * 4;
-        if ihl < 20 || bytes.len() < ihl + 8 {
+        let transport = bytes.get(pkt.header_len()..)?;
+        if transport.len() < 8 {
             return None;
         }
-        let addr = |at: usize| core::net::Ipv4Addr::new(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
-        Some(InvokingDatagram {
-            src: addr(12),
-            dst: addr(16),
-            protocol: IpProtocol::from(bytes[9]),
-            transport: &bytes[ihl..],
-        })
+        Some(InvokingDatagram { src: pkt.src_addr(), dst: pkt.dst_addr(), protocol: pkt.next_header(), transport })
     }
 
-    fn be16(&self, at: usize) -> u16 {
-        u16::from_be_bytes([self.transport[at], self.transport[at + 1]])
+    /// UDP/TCP (source, destination) ports.
+    pub fn ports(&self) -> (u16, u16) {
+        quoted_ports(self.transport).unwrap_or_default()
     }
 
-    /// UDP/TCP source port (the transport quote has at least 8 bytes).
-    pub fn src_port(&self) -> u16 {
-        self.be16(0)
-    }
-
-    pub fn dst_port(&self) -> u16 {
-        self.be16(2)
-    }
-
-    /// ICMP echo identifier and sequence number.
+    /// ICMP echo identifier and sequence number (bytes 4..8 of the header).
     pub fn echo_ident_seq(&self) -> (u16, u16) {
-        (self.be16(4), self.be16(6))
+        let b = self.transport;
+        (u16::from_be_bytes([b[4], b[5]]), u16::from_be_bytes([b[6], b[7]]))
     }
 }
