@@ -390,3 +390,74 @@ fn garbage_never_panics() {
     }
     assert!(a.stats().total_drops() > 0);
 }
+
+#[test]
+fn addresses_change_at_run_time() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(1);
+    let extra = Ipv4Addr::new(10, 0, 0, 3);
+    b.add_address(now, IpCidr::new(IpAddr::V4(extra), 24).unwrap()).unwrap();
+    assert_eq!(
+        b.add_address(now, IpCidr::new(IpAddr::V4(extra), 24).unwrap()),
+        Err(Error::AddressInUse)
+    );
+    let h = a.echo_open(None).unwrap();
+    a.echo_send(now, h, IpAddr::V4(extra), 1, b"x").unwrap();
+    exchange(&mut a, &mut b, now);
+    let mut buf = [0u8; 4];
+    assert!(matches!(a.echo_recv(h, &mut buf), Ok(EchoEvent::Reply { seq_no: 1, .. })));
+    b.remove_address(IpAddr::V4(extra)).unwrap();
+    assert_eq!(b.remove_address(IpAddr::V4(extra)), Err(Error::AddressNotAvailable));
+    let before = b.stats().drops(Drop::Ipv4NotForUs);
+    a.echo_send(now, h, IpAddr::V4(extra), 2, b"x").unwrap();
+    exchange(&mut a, &mut b, now);
+    assert_eq!(a.echo_recv(h, &mut buf), Err(Error::WouldBlock));
+    assert_eq!(b.stats().drops(Drop::Ipv4NotForUs), before + 1);
+    // The first address still works, and its on-link route stayed.
+    a.echo_send(now, h, IpAddr::V4(IP_B), 3, b"x").unwrap();
+    exchange(&mut a, &mut b, now);
+    assert!(matches!(a.echo_recv(h, &mut buf), Ok(EchoEvent::Reply { seq_no: 3, .. })));
+}
+
+#[test]
+fn broadcast_reaches_wildcard_socket_without_icmp_errors() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(1);
+    let ha = a.udp_bind(sa(IP_A, 0)).unwrap();
+    let hb = b.udp_bind(sa(Ipv4Addr::UNSPECIFIED, 67)).unwrap();
+    for dst in [Ipv4Addr::new(10, 0, 0, 255), Ipv4Addr::BROADCAST] {
+        a.udp_send_to(now, ha, b"hi", Some(sa(dst, 67))).unwrap();
+        let frames = drain(&mut a);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(&frames[0][..6], &[0xff; 6], "broadcast needs no ARP");
+        b.receive(now, &FrameMeta::PLAIN, &frames[0]);
+        let mut buf = [0u8; 4];
+        assert_eq!(b.udp_recv_from(hb, &mut buf).unwrap().0, 2);
+        // To a closed port: counted, but no ICMP error about a broadcast.
+        a.udp_send_to(now, ha, b"hi", Some(sa(dst, 68))).unwrap();
+        for f in drain(&mut a) {
+            b.receive(now, &FrameMeta::PLAIN, &f);
+        }
+        assert!(drain(&mut b).is_empty());
+    }
+    assert_eq!(b.stats().drops(Drop::UdpNoPort), 2);
+}
+
+#[test]
+fn default_gateway_is_used_off_link() {
+    let mut a = stack(MAC_A, IP_A, 1);
+    a.set_ipv4_gateway(Some(IP_B)).unwrap();
+    a.poll(Instant::ZERO);
+    drain(&mut a);
+    let h = a.udp_bind(sa(IP_A, 0)).unwrap();
+    a.udp_send_to(Instant::ZERO, h, b"x", Some(sa(Ipv4Addr::new(10, 9, 9, 9), 53)))
+        .unwrap();
+    let f = drain(&mut a);
+    let arp = ArpRepr::parse(&ArpPacket::new_checked(&f[0][14..]).unwrap()).unwrap();
+    assert_eq!(arp.target_protocol_addr, IP_B, "ARP for the gateway, not the destination");
+    a.set_ipv4_gateway(None).unwrap();
+    assert_eq!(
+        a.udp_send_to(Instant::ZERO, h, b"x", Some(sa(Ipv4Addr::new(10, 9, 9, 9), 53))),
+        Err(Error::NetworkUnreachable)
+    );
+}
