@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::ip::reassembly::{FragError, FragKey};
 use crate::stats::Drop;
 use crate::time::Instant;
-use crate::wire::{IpProtocol, quoted_ports, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError};
+use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError, quoted_ports};
 
 /// What the transport layer needs to know about the datagram it got.
 #[derive(Clone, Copy)]
@@ -249,7 +249,12 @@ impl<'a> InvokingDatagram<'a> {
         if transport.len() < 8 {
             return None;
         }
-        Some(InvokingDatagram { src: pkt.src_addr(), dst: pkt.dst_addr(), protocol: pkt.next_header(), transport })
+        Some(InvokingDatagram {
+            src: pkt.src_addr(),
+            dst: pkt.dst_addr(),
+            protocol: pkt.next_header(),
+            transport,
+        })
     }
 
     /// UDP/TCP (source, destination) ports.
