@@ -96,6 +96,38 @@ impl<T> Slab<T> {
         Some(v)
     }
 
+    /// Take the value out for a while, keeping its slot (and handle)
+    /// reserved until [`Slab::restore`]. `get` misses it meanwhile.
+    pub fn take(&mut self, h: Handle) -> Option<T> {
+        let slot = self.slots.get_mut(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.value.take()
+    }
+
+    /// Put back a value taken with [`Slab::take`].
+    pub fn restore(&mut self, h: Handle, value: T) {
+        if let Some(slot) = self.slots.get_mut(h.index as usize)
+            && slot.generation == h.generation
+            && slot.value.is_none()
+        {
+            slot.value = Some(value);
+        }
+    }
+
+    /// Free a slot whose value was taken and will not come back.
+    pub fn release(&mut self, h: Handle) {
+        if let Some(slot) = self.slots.get_mut(h.index as usize)
+            && slot.generation == h.generation
+            && slot.value.is_none()
+        {
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.push(h.index);
+            self.len -= 1;
+        }
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (Handle, &mut T)> {
         self.slots.iter_mut().enumerate().filter_map(|(i, s)| {
             let generation = s.generation;
@@ -128,5 +160,13 @@ mod tests {
         assert_eq!(s.get(c), Some(&4));
         assert_eq!(s.get(b), Some(&2));
         assert_eq!(s.len(), 2);
+        let v = s.take(c).unwrap();
+        assert_eq!(s.get(c), None);
+        s.restore(c, v + 1);
+        assert_eq!(s.get(c), Some(&5));
+        s.take(c).unwrap();
+        s.release(c);
+        assert_eq!(s.len(), 1);
+        assert!(s.insert(6).is_ok());
     }
 }

@@ -63,6 +63,13 @@ drop_reasons! {
     Ipv6Unsupported => "ipv6: not supported yet",
     TcpMalformed => "tcp: malformed segment",
     TcpUnsupported => "tcp: not supported yet",
+    TcpBadChecksum => "tcp: bad checksum",
+    TcpNoListener => "tcp: no connection or listener (reset sent)",
+    TcpSynQueueFull => "tcp: SYN queue full, answered with a SYN cookie",
+    TcpAcceptQueueFull => "tcp: accept queue full, connection refused",
+    TcpTimeWaitFull => "tcp: TIME_WAIT table full, record not kept",
+    TcpConnectionLimit => "tcp: connection limit reached",
+    TcpRetransmitTimeout => "tcp: connection timed out (retransmissions exhausted)",
     TxQueueFull => "transmit: engine queue full",
     TxTooBig => "transmit: packet larger than any MTU allows",
     LoopbackFull => "loopback: queue full",
@@ -86,6 +93,8 @@ pub struct Traffic {
     pub icmpv4_out: u64,
     pub udp_in: u64,
     pub udp_out: u64,
+    pub tcp_in: u64,
+    pub tcp_out: u64,
     pub loopback: u64,
 }
 
@@ -146,8 +155,8 @@ impl core::fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "    arp: {} in, {} out; icmpv4: {} in, {} out; udp: {} in, {} out; loopback: {}",
-            t.arp_in, t.arp_out, t.icmpv4_in, t.icmpv4_out, t.udp_in, t.udp_out, t.loopback
+            "    arp: {} in, {} out; icmpv4: {} in, {} out; udp: {} in, {} out; tcp: {} in, {} out; loopback: {}",
+            t.arp_in, t.arp_out, t.icmpv4_in, t.icmpv4_out, t.udp_in, t.udp_out, t.tcp_in, t.tcp_out, t.loopback
         )?;
         writeln!(f, "drops: {} total", self.total_drops())?;
         for (d, n) in self.all_drops().filter(|(_, n)| *n > 0) {

@@ -5,6 +5,7 @@ use core::net::{IpAddr, SocketAddr};
 
 use super::Stack;
 use super::ipv4_in::{InvokingDatagram, Ipv4Meta};
+use super::ipv4_out::Ipv4Tx;
 use crate::error::Error;
 use crate::stats::Drop;
 use crate::time::Instant;
@@ -137,7 +138,7 @@ impl Stack {
     /// Build and send one ICMPv4 message.
     pub(super) fn send_icmpv4(&mut self, now: Instant, src: Option<core::net::Ipv4Addr>, dst: core::net::Ipv4Addr, repr: &Icmpv4Repr) {
         let len = repr.buffer_len();
-        let sent = self.send_ipv4(now, src, dst, IpProtocol::Icmp, len, false, |buf, _| {
+        let sent = self.send_ipv4(now, Ipv4Tx::new(src, dst, IpProtocol::Icmp, len), |buf, _| {
             let mut pkt = Icmpv4Packet::new_unchecked(buf);
             repr.emit(&mut pkt);
         });

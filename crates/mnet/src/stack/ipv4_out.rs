@@ -18,6 +18,42 @@ pub const IPV4_MIN_MTU: usize = 68;
 /// The largest IPv4 datagram (the total length field is 16 bits).
 pub const IPV4_MAX_DATAGRAM: usize = 65535;
 
+/// What [`Stack::send_ipv4`] needs besides the payload.
+#[derive(Clone, Copy)]
+pub(super) struct Ipv4Tx {
+    /// `None`: chosen by the route.
+    pub src: Option<Ipv4Addr>,
+    pub dst: Ipv4Addr,
+    pub protocol: IpProtocol,
+    pub payload_len: usize,
+    /// A socket operation: `WouldBlock` when the transmit queue is full,
+    /// instead of a counted drop.
+    pub user: bool,
+    /// Set DF (TCP does, for path-MTU discovery, RFC 1191).
+    pub dont_frag: bool,
+    pub dscp_ecn: u8,
+}
+
+impl Ipv4Tx {
+    /// Defaults: no DF, no ECN, not a user operation.
+    pub fn new(src: Option<Ipv4Addr>, dst: Ipv4Addr, protocol: IpProtocol, payload_len: usize) -> Self {
+        Ipv4Tx {
+            src,
+            dst,
+            protocol,
+            payload_len,
+            user: false,
+            dont_frag: false,
+            dscp_ecn: 0,
+        }
+    }
+
+    pub fn user(mut self) -> Self {
+        self.user = true;
+        self
+    }
+}
+
 /// Where a datagram goes after routing.
 #[derive(Clone, Copy)]
 pub(super) enum NextHop {
@@ -81,19 +117,16 @@ impl Stack {
 
     /// Originate a datagram: `fill(payload, src)` writes the
     /// `payload_len`-byte transport payload (and its checksum).
-    /// `user`: a socket operation, which gets `WouldBlock` when the
-    /// transmit queue is full instead of a counted drop.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn send_ipv4(
-        &mut self,
-        now: Instant,
-        src: Option<Ipv4Addr>,
-        dst: Ipv4Addr,
-        protocol: IpProtocol,
-        payload_len: usize,
-        user: bool,
-        fill: impl FnOnce(&mut [u8], Ipv4Addr),
-    ) -> Result<()> {
+    pub(super) fn send_ipv4(&mut self, now: Instant, tx: Ipv4Tx, fill: impl FnOnce(&mut [u8], Ipv4Addr)) -> Result<()> {
+        let Ipv4Tx {
+            src,
+            dst,
+            protocol,
+            payload_len,
+            user,
+            dont_frag,
+            dscp_ecn,
+        } = tx;
         let next = self.route_ipv4(dst)?;
         let src = self.select_ipv4_source(src, dst, next)?;
         let ip_len = ipv4::HEADER_LEN + payload_len;
@@ -121,9 +154,9 @@ impl Stack {
             next_header: protocol,
             payload_len,
             hop_limit: self.ttl,
-            dscp_ecn: 0,
+            dscp_ecn,
             ident: self.ip_ident,
-            dont_frag: false,
+            dont_frag,
             more_frags: false,
             frag_offset: 0,
         };

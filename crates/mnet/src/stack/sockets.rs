@@ -5,6 +5,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::task::Waker;
 
 use super::Stack;
+use super::ipv4_out::Ipv4Tx;
 use crate::error::{Error, Result};
 use crate::recv_queue::RecvQueue;
 use crate::slab::Handle;
@@ -93,7 +94,7 @@ impl Stack {
             src_port: local.port(),
             dst_port: dst.port(),
         };
-        self.send_ipv4(now, src, dst_ip, IpProtocol::Udp, len, true, |buf, src| {
+        self.send_ipv4(now, Ipv4Tx::new(src, dst_ip, IpProtocol::Udp, len).user(), |buf, src| {
             let mut pkt = UdpPacket::new_unchecked(buf);
             repr.emit_header(&mut pkt, data.len());
             pkt.payload_mut().copy_from_slice(data);
@@ -160,7 +161,7 @@ impl Stack {
         let ident = self.echo_ident(h)?;
         let dst = v4_of(dst)?;
         let repr = Icmpv4Repr::EchoRequest { ident, seq_no, data };
-        self.send_ipv4(now, None, dst, IpProtocol::Icmp, repr.buffer_len(), true, |buf, _| {
+        self.send_ipv4(now, Ipv4Tx::new(None, dst, IpProtocol::Icmp, repr.buffer_len()).user(), |buf, _| {
             let mut pkt = Icmpv4Packet::new_unchecked(buf);
             repr.emit(&mut pkt);
         })?;
