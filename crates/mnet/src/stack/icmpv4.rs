@@ -190,6 +190,51 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Expire reassemblies that ran out of time.
+    pub(super) fn poll_reassembly(&mut self, now: Instant) {
+        let pool = &mut self.pool;
+        let quotes = &mut self.expired_quotes;
+        let expired = self.reassembly.poll_with(now, |e| {
+            if let Some(first) = e.first {
+                let room = ICMP_ERROR_MAX_LEN - ipv4::HEADER_LEN - 8 - first.header.len();
+                let mut q = pool.take_copy(first.header);
+                q.extend_from_slice(&first.payload[..first.payload.len().min(room)]);
+                quotes.push(q);
+            }
+        });
+        for _ in 0..expired {
+            self.stats.record(Drop::FragTimeout);
+        }
+        let mut quotes = core::mem::take(&mut self.expired_quotes);
+        for q in quotes.drain(..) {
+            self.send_time_exceeded_reassembly(now, &q);
+            self.pool.give(q);
+        }
+        self.expired_quotes = quotes;
+    }
+
+    /// RFC 1122 §3.3.2: "If this timeout expires, the partially-reassembled
+    /// datagram MUST be discarded and an ICMP Time Exceeded message sent to
+    /// the source host (if fragment zero has been received)." Code 1 is
+    /// "fragment reassembly time exceeded" (RFC 792).
+    fn send_time_exceeded_reassembly(&mut self, now: Instant, quote: &[u8]) {
+        let Some(inv) = InvokingDatagram::parse(quote) else { return };
+        // The RFC 1122 §3.2.2 exceptions: nothing about broadcasts or
+        // about datagrams from a source that names no single host.
+        if self.is_ipv4_broadcast(inv.dst) || inv.src.is_unspecified() || inv.src.is_broadcast() || inv.src.is_multicast() {
+            self.stats.record(Drop::Icmpv4ErrorNotSent);
+            return;
+        }
+        if !self.icmp_errors.try_take(now) {
+            self.stats.record(Drop::Icmpv4RateLimited);
+            return;
+        }
+        let repr = Icmpv4Repr::TimeExceeded { code: 1, invoking: quote };
+        self.send_icmpv4(now, Some(inv.dst), inv.src, &repr);
+    }
+}
+
 /// RFC 1191 §7, Table 7-1 plateaus: the largest plateau below `len`.
 fn plateau_below(len: usize) -> usize {
     const PLATEAUS: [usize; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296];

@@ -78,7 +78,7 @@ impl Stack {
         };
         if repr.more_frags || repr.frag_offset != 0 {
             self.stats.traffic.ipv4_frags_in += 1;
-            self.reassemble(now, meta, pkt.payload());
+            self.reassemble(now, meta, &bytes[..pkt.header_len()], pkt.payload());
             return;
         }
         self.deliver_ipv4(now, &meta, pkt.payload(), true);
@@ -87,7 +87,7 @@ impl Stack {
     /// RFC 791 §3.2, "Reassembly": "The internet identification field (ID)
     /// is used together with the source and destination address, and the
     /// protocol fields, to identify datagram fragments for reassembly."
-    fn reassemble(&mut self, now: Instant, mut meta: Ipv4Meta, payload: &[u8]) {
+    fn reassemble(&mut self, now: Instant, mut meta: Ipv4Meta, header: &[u8], payload: &[u8]) {
         let r = &meta.repr;
         let key = FragKey {
             src: IpAddr::V4(r.src_addr),
@@ -96,7 +96,10 @@ impl Stack {
             protocol: u8::from(r.next_header),
         };
         let evicted_before = self.reassembly.evicted();
-        let result = self.reassembly.insert(now, key, usize::from(r.frag_offset), r.more_frags, payload);
+        // Fragment zero's header is kept to quote in a Time Exceeded.
+        let result = self
+            .reassembly
+            .insert_with_header(now, key, usize::from(r.frag_offset), r.more_frags, header, payload);
         for _ in evicted_before..self.reassembly.evicted() {
             self.stats.record(Drop::FragEvicted);
         }

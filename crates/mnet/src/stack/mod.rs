@@ -80,6 +80,9 @@ pub struct Stack {
     routes: RouteTable,
     ipv4_gateway: Option<Ipv4Addr>,
     neighbors: NeighborCache<EthernetAddress, PendingPacket>,
+    /// Quotes of datagrams whose reassembly timed out, to answer with
+    /// Time Exceeded (reused scratch space).
+    expired_quotes: Vec<Vec<u8>>,
     /// Scratch space reused by neighbour resolution (no allocation per event).
     neighbor_actions: Vec<NeighborAction<EthernetAddress, PendingPacket>>,
     reassembly: Reassembler,
@@ -126,6 +129,7 @@ impl Stack {
             ipv4_gateway: None,
             neighbors: NeighborCache::new(limits.neighbor, &mut rng),
             neighbor_actions: Vec::new(),
+            expired_quotes: Vec::new(),
             reassembly: Reassembler::new(limits.reassembly, &mut rng),
             pmtu: PmtuCache::new(
                 PmtuConfig {
@@ -315,10 +319,7 @@ impl Stack {
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
         self.poll_neighbors(now);
-        let expired = self.reassembly.poll(now);
-        for _ in 0..expired {
-            self.stats.record(Drop::FragTimeout);
-        }
+        self.poll_reassembly(now);
         self.poll_announcements(now);
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now {
