@@ -10,6 +10,9 @@
 //!   another thread calls [`HostWaker::wake`], a signal (SIGINT, SIGTERM,
 //!   SIGUSR1) arrives, or the deadline passes.
 //! - [`random_mac`] gives a locally administered unicast MAC.
+//! - With feature `tokio`, `tokio_runner` drives the stack from a tokio
+//!   task instead: open the device, get `(net, runner)`, spawn the runner,
+//!   use the sockets from any task.
 //!
 //! Concurrency model: one thread owns the device and the platform and runs
 //! the engine; other threads reach it only through a [`HostWaker`]. Error
@@ -45,6 +48,8 @@ mod mac;
 mod platform;
 mod sys;
 mod tap;
+#[cfg(feature = "tokio")]
+pub mod tokio_runner;
 
 #[cfg(test)]
 mod test_netns;
@@ -52,3 +57,5 @@ mod test_netns;
 pub use mac::{locally_administered_unicast, random_mac};
 pub use platform::{HostPlatform, HostWaker, Signals};
 pub use tap::{RX_BUFFER_LEN, TAP_MAX_BATCH, TapCounters, TapDevice};
+#[cfg(feature = "tokio")]
+pub use tokio_runner::Runner as TokioRunner;

@@ -40,6 +40,9 @@ pub(crate) struct Inner {
     /// Woken when a user operation queued output or changed a timer
     /// (lets a runner that sleeps on the device wake up to transmit).
     driver_waker: Option<Waker>,
+    /// The runtime's clock, when tasks run outside the driver's rounds.
+    #[cfg(feature = "std")]
+    clock: Option<alloc::boxed::Box<dyn Fn() -> Instant + Send>>,
 }
 
 #[cfg(feature = "std")]
@@ -53,10 +56,21 @@ pub struct Net {
     shared: Shared,
 }
 
+impl core::fmt::Debug for Net {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Net").field("now", &self.now()).finish_non_exhaustive()
+    }
+}
+
 impl Net {
     /// Share `stack` between sockets and the runtime that drives it.
     pub fn new(stack: Stack) -> Net {
-        let inner = Inner { stack, driver_waker: None };
+        let inner = Inner {
+            stack,
+            driver_waker: None,
+            #[cfg(feature = "std")]
+            clock: None,
+        };
         #[cfg(feature = "std")]
         let shared = alloc::sync::Arc::new(std::sync::Mutex::new(inner));
         #[cfg(not(feature = "std"))]
@@ -70,6 +84,10 @@ impl Net {
             // A panic while holding the lock poisons it; the engine's state
             // is still consistent at every call boundary, so keep going.
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(clock) = &g.clock {
+                let now = clock();
+                g.stack.advance_clock(now);
+            }
             f(&mut g)
         }
         #[cfg(not(feature = "std"))]
@@ -103,6 +121,14 @@ impl Net {
     /// When the engine next needs polling.
     pub fn poll_at(&self) -> Option<Instant> {
         self.lock(|i| i.stack.poll_at())
+    }
+
+    /// Give the engine the runtime's clock: every socket operation then
+    /// sees the current time, even between driver rounds (needed under
+    /// tokio, where tasks run while the driver sleeps).
+    #[cfg(feature = "std")]
+    pub fn set_clock(&self, clock: impl Fn() -> Instant + Send + 'static) {
+        self.lock(|i| i.clock = Some(alloc::boxed::Box::new(clock)));
     }
 
     /// Register the runner's waker (see [`Net::with`]).

@@ -216,8 +216,17 @@ impl Stack {
         self.timers.remove(&(id.0, id.1));
     }
 
-    /// The time of the last input or poll.
+    /// The time of the last input, poll or clock advance.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Move the engine's idea of "now" forward without running timers, so
+    /// socket operations from tasks that run between driver rounds (under
+    /// tokio) see the real time. Never moves backwards.
+    pub fn advance_clock(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
     }
 }
