@@ -39,6 +39,12 @@ pub struct Limits {
     pub pmtu_entries: usize,
     /// Entries in the routing table.
     pub max_routes: usize,
+    /// Live TCP connections (TIME_WAIT records not counted).
+    pub tcp_connections: usize,
+    /// TIME_WAIT records (compact; like Linux's tcp_max_tw_buckets).
+    pub tcp_time_wait: usize,
+    /// Connections in SYN-RECEIVED per listener at most (beyond: SYN cookies).
+    pub tcp_syn_backlog: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +61,9 @@ impl Default for Limits {
             buffer_pool: 512,
             pmtu_entries: 256,
             max_routes: 256,
+            tcp_connections: 65536,
+            tcp_time_wait: 65536,
+            tcp_syn_backlog: 1024,
         }
     }
 }
@@ -75,6 +84,8 @@ pub struct Config {
     /// TTL of the datagrams we originate.
     pub ttl: u8,
     pub limits: Limits,
+    /// TCP behaviour and per-connection bounds.
+    pub tcp: crate::tcp::TcpConfig,
 }
 
 impl Config {
@@ -88,6 +99,7 @@ impl Config {
             seed,
             ttl: DEFAULT_TTL,
             limits: Limits::default(),
+            tcp: crate::tcp::TcpConfig::default(),
         }
     }
 

@@ -25,6 +25,7 @@ pub mod slab;
 pub mod socket;
 pub mod stack;
 pub mod stats;
+pub mod tcp;
 pub mod time;
 pub mod udp;
 pub mod wire;

@@ -20,6 +20,7 @@
 
 mod driver;
 mod icmp;
+mod tcp;
 mod time;
 mod udp;
 
@@ -31,6 +32,7 @@ use core::task::Waker;
 
 pub use driver::Interface;
 pub use icmp::EchoSocket;
+pub use tcp::{Shutdown, TcpListener, TcpStream};
 pub use time::{Sleep, timeout};
 pub use udp::UdpSocket;
 

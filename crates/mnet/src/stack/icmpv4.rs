@@ -131,7 +131,11 @@ impl Stack {
         if mtu < self.mtu() {
             // Datagram sockets read the path MTU at each send; TCP will be
             // told here when it lands.
-            let _lowered = self.pmtu.update(now, IpAddr::V4(inv.dst), mtu);
+            if self.pmtu.update(now, IpAddr::V4(inv.dst), mtu) {
+                // RFC 1191 §6.4 (TCP): "the TCP layer ... must ... reduce
+                // the size of the segments it sends".
+                self.tcp_path_mtu_changed(now, IpAddr::V4(inv.dst));
+            }
         }
     }
 

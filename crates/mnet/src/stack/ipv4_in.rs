@@ -131,7 +131,7 @@ impl Stack {
         match meta.repr.next_header {
             IpProtocol::Icmp => self.process_icmpv4(now, meta, payload),
             IpProtocol::Udp => self.process_udp(now, meta, payload),
-            IpProtocol::Tcp => self.stats.record(Drop::TcpUnsupported),
+            IpProtocol::Tcp => self.process_tcp(now, meta, payload),
             _ => {
                 self.stats.record(Drop::Ipv4UnknownProtocol);
                 // RFC 1122 §3.2.2.1: "A host SHOULD generate Destination
@@ -211,6 +211,12 @@ impl Stack {
                         sock.wake_rx();
                     }
                 }
+            }
+            IpProtocol::Tcp => {
+                let (src_port, dst_port) = inv.ports();
+                let local = SocketAddr::new(IpAddr::V4(inv.src), src_port);
+                let remote = SocketAddr::new(IpAddr::V4(inv.dst), dst_port);
+                self.tcp_icmp_error(self.now, local, remote, error);
             }
             IpProtocol::Icmp => {
                 let (ident, seq_no) = inv.echo_ident_seq();

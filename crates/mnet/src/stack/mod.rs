@@ -25,6 +25,7 @@ mod icmpv4;
 mod ipv4_in;
 mod ipv4_out;
 mod sockets;
+mod tcp;
 #[cfg(test)]
 mod tests;
 
@@ -90,6 +91,7 @@ pub struct Stack {
     icmp_errors: TokenBucket,
     udp: UdpTable,
     echo: EchoTable,
+    tcp: tcp::TcpTable,
     timers: BTreeMap<(Instant, u64), Waker>,
     next_timer_id: u64,
     tx: VecDeque<TxFrame>,
@@ -118,6 +120,7 @@ impl Stack {
             seed,
             ttl,
             limits,
+            tcp: tcp_config,
         } = config;
         let mut rng = Rng::from_seed(seed);
         let mut stack = Stack {
@@ -141,6 +144,13 @@ impl Stack {
             icmp_errors: TokenBucket::new(ICMP_ERROR_RATE, ICMP_ERROR_BURST),
             udp: UdpTable::new(limits.max_sockets, &mut rng),
             echo: EchoTable::new(limits.max_sockets, &mut rng),
+            tcp: tcp::TcpTable::new(
+                tcp_config,
+                limits.tcp_connections,
+                limits.tcp_time_wait,
+                limits.tcp_syn_backlog,
+                &mut rng,
+            ),
             timers: BTreeMap::new(),
             next_timer_id: 0,
             tx: VecDeque::new(),
@@ -321,6 +331,7 @@ impl Stack {
         self.poll_neighbors(now);
         self.poll_reassembly(now);
         self.poll_announcements(now);
+        self.poll_tcp(now);
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -336,6 +347,7 @@ impl Stack {
         at = earliest(at, self.reassembly.poll_at());
         at = earliest(at, self.announcements.iter().map(|a| a.at).min());
         at = earliest(at, self.timers.first_key_value().map(|(k, _)| k.0));
+        at = earliest(at, self.tcp.poll_at());
         if !self.loopback.is_empty() {
             at = earliest(at, Some(self.now));
         }

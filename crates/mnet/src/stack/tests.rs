@@ -461,3 +461,69 @@ fn default_gateway_is_used_off_link() {
         Err(Error::NetworkUnreachable)
     );
 }
+
+#[test]
+fn tcp_connect_transfer_close() {
+    let (mut a, mut b) = pair();
+    let mut now = Instant::from_millis(1);
+    let lh = b.tcp_listen(sa(IP_B, 80), 8).unwrap();
+    let ha = a.tcp_connect(now, sa(IP_B, 80)).unwrap();
+    exchange(&mut a, &mut b, now);
+    assert_eq!(a.tcp_is_connected(ha), Ok(true));
+    let (hb, peer) = b.tcp_accept(lh).unwrap();
+    assert_eq!(peer, a.tcp_local_addr(ha).unwrap());
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..100_000 {
+        if sent < data.len() {
+            sent += a.tcp_send(now, ha, &data[sent..]).unwrap_or(0);
+            if sent == data.len() {
+                a.tcp_shutdown_write(now, ha).unwrap();
+            }
+        }
+        exchange(&mut a, &mut b, now);
+        loop {
+            match b.tcp_recv(now, hb, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(Error::WouldBlock) => break,
+                Err(e) => panic!("recv: {e:?}"),
+            }
+        }
+        if got.len() == data.len() && b.tcp_recv(now, hb, &mut buf) == Ok(0) {
+            break;
+        }
+        exchange(&mut a, &mut b, now);
+        let next = crate::time::earliest(a.poll_at(), b.poll_at()).unwrap_or(now + crate::time::Duration::from_millis(1));
+        now = next.max(now + crate::time::Duration::from_micros(100));
+        a.poll(now);
+        b.poll(now);
+    }
+    assert_eq!(got.len(), data.len());
+    assert!(got == data);
+    b.tcp_close(now, hb);
+    a.tcp_close(now, ha);
+    for _ in 0..100 {
+        exchange(&mut a, &mut b, now);
+        now += crate::time::Duration::from_millis(50);
+        a.poll(now);
+        b.poll(now);
+    }
+    assert_eq!(b.tcp_connection_count(), 0, "{}", b.stats());
+    // The side that closed first keeps a compact TIME_WAIT record.
+    assert_eq!(a.tcp_connection_count(), 0);
+    assert_eq!(a.tcp_time_wait_count(), 1);
+    assert_eq!(a.stats().total_drops(), 0, "{}", a.stats());
+}
+
+#[test]
+fn tcp_connect_to_closed_port_is_refused() {
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(1);
+    let ha = a.tcp_connect(now, sa(IP_B, 81)).unwrap();
+    exchange(&mut a, &mut b, now);
+    assert_eq!(a.tcp_is_connected(ha), Err(Error::ConnectionRefused));
+    assert_eq!(b.stats().drops(Drop::TcpNoListener), 1);
+}

@@ -98,7 +98,10 @@ impl Assembler {
     /// The first range that starts after `at`, if any.
     pub fn first_after(&self, at: u64) -> Option<(u64, u64)> {
         use core::ops::Bound;
-        self.ranges.range((Bound::Excluded(at), Bound::Unbounded)).next().map(|(&s, &e)| (s, e))
+        self.ranges
+            .range((Bound::Excluded(at), Bound::Unbounded))
+            .next()
+            .map(|(&s, &e)| (s, e))
     }
 
     /// Records `[start, end)` as held, merging with neighbours.
@@ -109,7 +112,12 @@ impl Assembler {
         }
         // The range at or before `start` that touches it, and whether any
         // range starts inside (or right at the end of) the new one.
-        let pred = self.ranges.range(..=start).next_back().map(|(&s, &e)| (s, e)).filter(|&(_, e)| e >= start);
+        let pred = self
+            .ranges
+            .range(..=start)
+            .next_back()
+            .map(|(&s, &e)| (s, e))
+            .filter(|&(_, e)| e >= start);
         let follower = self.ranges.range(start..=end).next().is_some();
         if pred.is_none() && !follower && self.ranges.len() >= self.max_ranges {
             // A new range is needed and there is no room.

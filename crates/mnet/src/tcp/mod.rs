@@ -70,6 +70,8 @@ mod tests;
 
 pub use congestion::{Congestion, CongestionControl};
 pub use connection::{Connection, SegmentOutcome, TcpInfo, TimerOutcome};
+pub use input::reset_for;
+pub use output::Emit;
 pub use state::State;
 pub use time_wait::{TimeWaitAction, TimeWaitRecord};
 
@@ -107,6 +109,9 @@ pub const MSL: Duration = Duration::from_secs(30);
 /// RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5 seconds (MUST-40)";
 /// Linux's `TCP_DELACK_MIN` is 40 ms.
 pub const ACK_DELAY: Duration = Duration::from_millis(40);
+/// How long a closed socket may wait in FIN-WAIT-2 for the peer's FIN
+/// (Linux `tcp_fin_timeout`).
+pub const FIN_WAIT_2_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default maximum of each socket buffer.
 pub const BUFFER_MAX: usize = 4 << 20;
 /// The receive window a connection starts with before autotuning grows it

@@ -149,7 +149,8 @@ impl RecvBuffer {
 
     /// Copies in-order bytes into `out`, consuming them; returns the count.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = self.ring.copy_out(0, &mut out[..out.len().min(self.ring.len())]);
+        let want = out.len().min(self.ring.len());
+        let n = self.ring.copy_out(0, &mut out[..want]);
         self.ring.consume(n);
         self.read_at += n as u64;
         self.copied = self.copied.saturating_add(n);

@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn growth_keeps_uncommitted_bytes() {
         let mut r = RingBuffer::new();
-        r.reserve(8, 64);
+        r.reserve(8, 8);
         assert_eq!(r.capacity(), 8);
         r.push(b"123456");
         r.consume(5);

@@ -75,14 +75,18 @@ impl SackReporter {
     pub fn blocks(&mut self, held: &Assembler, rcv_nxt: u64) -> [Option<(u64, u64)>; 4] {
         let mut out = [None; 4];
         let mut n = 0;
-        let mut push = |b: (u64, u64), out: &mut [Option<(u64, u64)>; 4]| {
-            if n < out.len() && !out[..n].contains(&Some(b)) {
+        // Blocks after a D-SACK are not compared with it: its companion
+        // block may equal it, which is how the sender recognises it.
+        let mut first = 0;
+        let mut push = |b: (u64, u64), out: &mut [Option<(u64, u64)>; 4], first: usize| {
+            if n < out.len() && !out[first..n].contains(&Some(b)) {
                 out[n] = Some(b);
                 n += 1;
             }
         };
         if let Some((s, e)) = self.dsack.take() {
-            push((s, e), &mut out);
+            push((s, e), &mut out, 0);
+            first = 1;
             // RFC 2883 §4: "If the D-SACK block reports a duplicate
             // contiguous sequence from a (possibly larger) block of data in
             // the receiver's data queue above the cumulative
@@ -91,7 +95,7 @@ impl SackReporter {
             if s >= rcv_nxt
                 && let Some(block) = held.containing(s)
             {
-                push(block, &mut out);
+                push(block, &mut out, first);
             }
         }
         let mut kept = [None; 4];
@@ -101,7 +105,7 @@ impl SackReporter {
                 continue; // delivered
             }
             if let Some(block) = held.containing(*p) {
-                push(block, &mut out);
+                push(block, &mut out, first);
                 kept[k] = Some(*p);
                 k += 1;
             }
@@ -261,7 +265,7 @@ impl Scoreboard {
     }
 
     /// The SACKed ranges, lowest first.
-    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    pub fn ranges(&self) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
         self.sacked.ranges()
     }
 }
@@ -310,7 +314,13 @@ mod tests {
     fn scoreboard_update_clips_and_detects_dsack() {
         let mut sb = Scoreboard::new(MAX_SCOREBOARD_RANGES);
         let u = sb.update(&[(200, 300), (400, 500)], 100, 1000);
-        assert_eq!(u, SackUpdate { newly_sacked: 200, dsack: false });
+        assert_eq!(
+            u,
+            SackUpdate {
+                newly_sacked: 200,
+                dsack: false
+            }
+        );
         // Same again: nothing new.
         assert_eq!(sb.update(&[(200, 300)], 100, 1000).newly_sacked, 0);
         // D-SACK below the cumulative ACK.

@@ -52,7 +52,10 @@ impl State {
 
     /// States in which our FIN has been sent or queued.
     pub fn fin_queued(self) -> bool {
-        matches!(self, State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait)
+        matches!(
+            self,
+            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait
+        )
     }
 
     /// The name RFC 9293 uses.

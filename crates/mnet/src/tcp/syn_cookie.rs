@@ -124,7 +124,11 @@ pub fn encode_tsval(ts_now: u32, opts: CookieOptions) -> u32 {
     let ws = opts.window_scale.map_or(WS_NONE, |s| u32::from(s.min(14)));
     let bits = ws | if opts.sack { SACK_BIT } else { 0 } | if opts.ecn { ECN_BIT } else { 0 };
     let v = (ts_now & !TS_OPTION_MASK) | bits;
-    if (v.wrapping_sub(ts_now) as i32) > 0 { v.wrapping_sub(TS_OPTION_MASK + 1) } else { v }
+    if (v.wrapping_sub(ts_now) as i32) > 0 {
+        v.wrapping_sub(TS_OPTION_MASK + 1)
+    } else {
+        v
+    }
 }
 
 /// The options hidden in an echoed TSval.
@@ -276,6 +280,6 @@ mod tests {
                 ecn: true
             }
         );
-        assert_eq!(r.ack_number, Some(TcpSeqNumber(100)));
+        assert_eq!(r.ack_number, Some(TcpSeqNumber(101)));
     }
 }

@@ -243,7 +243,11 @@ mod tests {
 
     #[test]
     fn record_is_compact() {
-        assert!(core::mem::size_of::<TimeWaitRecord>() <= 48, "{}", core::mem::size_of::<TimeWaitRecord>());
+        assert!(
+            core::mem::size_of::<TimeWaitRecord>() <= 48,
+            "{}",
+            core::mem::size_of::<TimeWaitRecord>()
+        );
     }
 
     #[test]
@@ -280,10 +284,16 @@ mod tests {
         // Newer timestamp: reopen, whatever the sequence number.
         assert_eq!(tw.on_segment(t, &seg(TcpFlags::SYN, 1, Some(101))), TimeWaitAction::Reopen);
         // Older timestamp: stay, challenge ACK.
-        assert!(matches!(tw.on_segment(t, &seg(TcpFlags::SYN, 9000, Some(99))), TimeWaitAction::Ack(_)));
+        assert!(matches!(
+            tw.on_segment(t, &seg(TcpFlags::SYN, 9000, Some(99))),
+            TimeWaitAction::Ack(_)
+        ));
         // Equal timestamp: the sequence number decides.
         assert_eq!(tw.on_segment(t, &seg(TcpFlags::SYN, 5001, Some(100))), TimeWaitAction::Reopen);
-        assert!(matches!(tw.on_segment(t, &seg(TcpFlags::SYN, 4000, Some(100))), TimeWaitAction::Ack(_)));
+        assert!(matches!(
+            tw.on_segment(t, &seg(TcpFlags::SYN, 4000, Some(100))),
+            TimeWaitAction::Ack(_)
+        ));
         // No timestamp in the new SYN: the sequence number decides.
         assert_eq!(tw.on_segment(t, &seg(TcpFlags::SYN, 5001, None)), TimeWaitAction::Reopen);
         assert!(matches!(tw.on_segment(t, &seg(TcpFlags::SYN, 4999, None)), TimeWaitAction::Ack(_)));

@@ -35,7 +35,7 @@ fn cbrt(n: u128) -> u64 {
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
         let m = u128::from(mid);
-        if m * m * m <= n {
+        if m.checked_mul(m).and_then(|sq| sq.checked_mul(m)).is_some_and(|cube| cube <= n) {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -156,7 +156,9 @@ impl Cubic {
         // §4.4: target = W_cubic(t + RTT), at least cwnd and at most
         // 1.5 * cwnd; "cwnd MUST be incremented by (target - cwnd)/cwnd for
         // each received new ACK" (in bytes: times acked / SMSS segments).
-        let target = self.w_cubic(t_ms + rtt_ms - self.k_ms as i128, mss).clamp(self.cwnd, self.cwnd + self.cwnd / 2);
+        let target = self
+            .w_cubic(t_ms + rtt_ms - self.k_ms as i128, mss)
+            .clamp(self.cwnd, self.cwnd + self.cwnd / 2);
         let num = self.cwnd_rem + (target - self.cwnd) as u128 * acked as u128;
         self.cwnd = self.cwnd.saturating_add((num / cwnd) as usize).min(MAX_WINDOW);
         self.cwnd_rem = num % cwnd;
@@ -250,7 +252,7 @@ mod tests {
         for n in [0u128, 1, 7, 8, 26, 27, 1000, 999_999, 1 << 60, u128::MAX] {
             let r = u128::from(cbrt(n));
             assert!(r * r * r <= n, "{n}");
-            assert!((r + 1) * (r + 1) * (r + 1) > n, "{n}");
+            assert!((r + 1).checked_pow(3).is_none_or(|c| c > n), "{n}");
         }
     }
 

@@ -1,0 +1,713 @@
+//! TCP in the engine: demultiplexing by 4-tuple, listeners with a bounded
+//! SYN queue and accept queue (SYN cookies beyond it), TIME_WAIT kept as
+//! compact records, one timer structure for every connection, and the
+//! socket operations. The per-connection protocol lives in `crate::tcp`.
+
+use alloc::collections::{BTreeSet, VecDeque};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::task::Waker;
+
+use super::Stack;
+use super::ipv4_in::Ipv4Meta;
+use super::ipv4_out::Ipv4Tx;
+use crate::error::{Error, Result};
+use crate::hash::{self, HashMap};
+use crate::ip::rate_limit::TokenBucket;
+use crate::rand::Rng;
+use crate::slab::{Handle, Slab};
+use crate::stats::Drop;
+use crate::tcp::isn::initial_sequence_number;
+use crate::tcp::syn_cookie::{check_cookie, make_cookie, syn_ack};
+use crate::tcp::{Connection, SegmentOutcome, State, TcpConfig, TimeWaitAction, TimeWaitRecord, TimerOutcome};
+use crate::time::Instant;
+use crate::udp::{EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN};
+use crate::wire::{IpProtocol, TcpFlags, TcpPacket, TcpRepr, TcpSeqNumber, WireError, ipv4, tcp};
+
+/// RFC 5961 §7: "An implementation SHOULD include a ... system-wide
+/// limit on the number of challenge ACKs" (Linux: 1000 per second).
+pub const CHALLENGE_ACK_RATE: u32 = 1000;
+/// Burst of [`CHALLENGE_ACK_RATE`].
+pub const CHALLENGE_ACK_BURST: u32 = 100;
+
+/// `ECT(0)` in the two ECN bits of the IP header (RFC 3168 §5).
+const ECN_ECT0: u8 = 0b10;
+/// `CE` (RFC 3168 §5).
+const ECN_CE: u8 = 0b11;
+
+type Tuple = (SocketAddr, SocketAddr);
+
+/// One connection and the tasks waiting on it.
+struct TcpSock {
+    conn: Connection,
+    rx_waker: Option<Waker>,
+    tx_waker: Option<Waker>,
+    /// The listener it came from, until `accept` takes it.
+    listener: Option<Handle>,
+    /// In the listener's accept queue already.
+    queued: bool,
+    /// The user dropped or closed the handle: the engine finishes alone.
+    orphan: bool,
+    /// The instant registered in the timer set.
+    timer: Option<Instant>,
+}
+
+struct Listener {
+    local: SocketAddr,
+    backlog: usize,
+    /// Connections in SYN-RECEIVED for this listener.
+    syn_queue: usize,
+    accept_queue: VecDeque<Handle>,
+    waker: Option<Waker>,
+}
+
+/// Everything TCP of one stack.
+pub(crate) struct TcpTable {
+    config: TcpConfig,
+    conns: Slab<TcpSock>,
+    by_tuple: HashMap<Tuple, Handle>,
+    listeners: Slab<Listener>,
+    listen_by_local: HashMap<(IpAddr, u16), Handle>,
+    time_wait: HashMap<Tuple, TimeWaitRecord>,
+    time_wait_expiry: BTreeSet<(Instant, Tuple)>,
+    timers: BTreeSet<(Instant, Handle)>,
+    isn_secret: [u8; 16],
+    cookie_secret: [u8; 16],
+    challenge_acks: TokenBucket,
+    max_connections: usize,
+    max_time_wait: usize,
+    syn_backlog: usize,
+}
+
+impl TcpTable {
+    pub fn new(config: TcpConfig, max_connections: usize, max_time_wait: usize, syn_backlog: usize, rng: &mut Rng) -> Self {
+        let mut isn_secret = [0u8; 16];
+        rng.fill_bytes(&mut isn_secret);
+        let mut cookie_secret = [0u8; 16];
+        rng.fill_bytes(&mut cookie_secret);
+        TcpTable {
+            config,
+            conns: Slab::new(max_connections),
+            by_tuple: hash::new_map(rng),
+            listeners: Slab::new(max_connections),
+            listen_by_local: hash::new_map(rng),
+            time_wait: hash::new_map(rng),
+            time_wait_expiry: BTreeSet::new(),
+            timers: BTreeSet::new(),
+            isn_secret,
+            cookie_secret,
+            challenge_acks: TokenBucket::new(CHALLENGE_ACK_RATE, CHALLENGE_ACK_BURST),
+            max_connections,
+            max_time_wait,
+            syn_backlog,
+        }
+    }
+
+    pub fn poll_at(&self) -> Option<Instant> {
+        let a = self.timers.first().map(|t| t.0);
+        let b = self.time_wait_expiry.first().map(|t| t.0);
+        crate::time::earliest(a, b)
+    }
+
+    fn find_listener(&self, local: &SocketAddr) -> Option<Handle> {
+        let wild = match local.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+        };
+        self.listen_by_local
+            .get(&(local.ip(), local.port()))
+            .or_else(|| self.listen_by_local.get(&(wild, local.port())))
+            .copied()
+    }
+
+    fn port_in_use(&self, ip: IpAddr, port: u16) -> bool {
+        self.listen_by_local.contains_key(&(ip, port)) || self.by_tuple.keys().any(|(l, _)| l.port() == port && l.ip() == ip)
+    }
+}
+
+fn wake_both(s: &mut TcpSock) {
+    if let Some(w) = s.rx_waker.take() {
+        w.wake();
+    }
+    if let Some(w) = s.tx_waker.take() {
+        w.wake();
+    }
+}
+
+impl Stack {
+    /// The largest TCP payload per segment towards `remote`.
+    fn tcp_mss_for(&mut self, now: Instant, remote: IpAddr) -> u16 {
+        let mtu = self.path_mtu(now, remote);
+        let overhead = match remote {
+            IpAddr::V4(_) => ipv4::HEADER_LEN + tcp::HEADER_LEN,
+            IpAddr::V6(_) => crate::wire::ipv6::HEADER_LEN + tcp::HEADER_LEN,
+        };
+        u16::try_from(mtu.saturating_sub(overhead)).unwrap_or(u16::MAX).max(64)
+    }
+
+    /// Send one TCP segment; `false` when the transmit queue is full.
+    fn tcp_emit(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, ect: bool) -> bool {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (local.ip(), remote.ip()) else {
+            self.stats.record(Drop::Ipv6Unsupported);
+            return true;
+        };
+        if !self.tx_has_room(1) {
+            return false;
+        }
+        let mut tx = Ipv4Tx::new(Some(src), dst, IpProtocol::Tcp, repr.buffer_len());
+        // RFC 1191 §3: hosts doing path-MTU discovery set DF on what they send.
+        tx.dont_frag = true;
+        tx.dscp_ecn = if ect { ECN_ECT0 } else { 0 };
+        let sent = self.send_ipv4(now, tx, |buf, src| {
+            let mut pkt = TcpPacket::new_unchecked(buf);
+            repr.emit(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
+        });
+        if sent.is_err() {
+            self.stats.record(Drop::Ipv4NoRoute);
+        }
+        self.stats.traffic.tcp_out += 1;
+        true
+    }
+
+    /// Let connection `h` send what is due, re-arm its timer, wake its tasks;
+    /// remove it when it is finished.
+    fn tcp_service(&mut self, now: Instant, h: Handle) {
+        let Some(mut sock) = self.tcp.conns.take(h) else { return };
+        let (local, remote) = (sock.conn.local(), sock.conn.remote());
+        sock.conn
+            .poll_transmit(now, &mut |repr, ect| self.tcp_emit(now, local, remote, repr, ect));
+        wake_both(&mut sock);
+        // Accepted connections become visible once ESTABLISHED.
+        if let (Some(lh), false) = (sock.listener, sock.queued)
+            && sock.conn.is_established()
+        {
+            if let Some(l) = self.tcp.listeners.get_mut(lh) {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+                if l.accept_queue.len() < l.backlog {
+                    l.accept_queue.push_back(h);
+                    sock.queued = true;
+                    if let Some(w) = l.waker.take() {
+                        w.wake();
+                    }
+                } else {
+                    // RFC 9293 leaves overflow to the implementation; like
+                    // Linux with tcp_abort_on_overflow, refuse loudly.
+                    self.stats.record(Drop::TcpAcceptQueueFull);
+                    if let Some(rst) = sock.conn.abort() {
+                        self.tcp_emit(now, local, remote, &rst, false);
+                    }
+                }
+            } else {
+                sock.listener = None;
+            }
+        }
+        let finished = sock.conn.state() == State::Closed && (sock.orphan || sock.listener.is_some() && !sock.queued);
+        let time_wait = sock.conn.state() == State::TimeWait && sock.orphan;
+        if let Some(t) = sock.timer.take() {
+            self.tcp.timers.remove(&(t, h));
+        }
+        if finished || time_wait {
+            if time_wait {
+                self.tcp_enter_time_wait(now, &sock.conn);
+            }
+            if let Some(lh) = sock.listener.filter(|_| !sock.queued)
+                && let Some(l) = self.tcp.listeners.get_mut(lh)
+            {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+            }
+            self.tcp.by_tuple.remove(&(local, remote));
+            self.tcp.conns.release(h);
+            return;
+        }
+        if let Some(at) = sock.conn.poll_at() {
+            sock.timer = Some(at);
+            self.tcp.timers.insert((at, h));
+        }
+        self.tcp.conns.restore(h, sock);
+    }
+
+    fn tcp_enter_time_wait(&mut self, now: Instant, conn: &Connection) {
+        let tuple = (conn.local(), conn.remote());
+        let rec = conn.time_wait_record(now);
+        if self.tcp.time_wait.len() >= self.tcp.max_time_wait {
+            // Like Linux's tcp_max_tw_buckets: the record is not kept.
+            self.stats.record(Drop::TcpTimeWaitFull);
+            return;
+        }
+        self.tcp.time_wait_expiry.insert((rec.expires(), tuple));
+        self.tcp.time_wait.insert(tuple, rec);
+    }
+
+    /// Timers of every TCP connection and TIME_WAIT record that are due.
+    pub(super) fn poll_tcp(&mut self, now: Instant) {
+        while let Some(&(at, h)) = self.tcp.timers.first() {
+            if at > now {
+                break;
+            }
+            self.tcp.timers.pop_first();
+            let Some(sock) = self.tcp.conns.get_mut(h) else { continue };
+            sock.timer = None;
+            if sock.conn.on_timer(now) == TimerOutcome::Closed {
+                self.stats.record(Drop::TcpRetransmitTimeout);
+            }
+            self.tcp_service(now, h);
+        }
+        while let Some(&(at, tuple)) = self.tcp.time_wait_expiry.first() {
+            if at > now {
+                break;
+            }
+            self.tcp.time_wait_expiry.pop_first();
+            if self.tcp.time_wait.get(&tuple).is_some_and(|r| r.expires() == at) {
+                self.tcp.time_wait.remove(&tuple);
+            }
+        }
+    }
+
+    /// A TCP segment for us (RFC 9293 §3.10.7, "SEGMENT ARRIVES").
+    pub(super) fn process_tcp(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8]) {
+        self.stats.traffic.tcp_in += 1;
+        let r = &meta.repr;
+        let (src, dst) = (IpAddr::V4(r.src_addr), IpAddr::V4(r.dst_addr));
+        if meta.broadcast {
+            // RFC 9293 §3.9.1... TCP is unicast only; RFC 1122 §4.2.3.10:
+            // "A TCP implementation MUST silently discard an incoming SYN
+            // segment that is addressed to a broadcast or multicast address."
+            self.stats.record(Drop::TcpMalformed);
+            return;
+        }
+        let Ok(pkt) = TcpPacket::new_checked(payload) else {
+            self.stats.record(Drop::TcpMalformed);
+            return;
+        };
+        let seg = match TcpRepr::parse(&pkt, &src, &dst, !meta.csum_valid) {
+            Ok(s) => s,
+            Err(WireError::BadChecksum) => {
+                self.stats.record(Drop::TcpBadChecksum);
+                return;
+            }
+            Err(_) => {
+                self.stats.record(Drop::TcpMalformed);
+                return;
+            }
+        };
+        let local = SocketAddr::new(dst, seg.dst_port);
+        let remote = SocketAddr::new(src, seg.src_port);
+        let ce = r.dscp_ecn & 0b11 == ECN_CE;
+
+        if let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) {
+            let Some(sock) = self.tcp.conns.get_mut(h) else { return };
+            match sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks) {
+                SegmentOutcome::SendReset(rst) => {
+                    self.tcp_emit(now, local, remote, &rst, false);
+                }
+                SegmentOutcome::Ok | SegmentOutcome::Closed | SegmentOutcome::TimeWait => {}
+            }
+            self.tcp_service(now, h);
+            return;
+        }
+
+        if let Some(rec) = self.tcp.time_wait.get_mut(&(local, remote)) {
+            match rec.on_segment(now, &seg) {
+                TimeWaitAction::Drop => return,
+                TimeWaitAction::Ack(ack) | TimeWaitAction::Rst(ack) => {
+                    self.tcp_emit(now, local, remote, &ack, false);
+                    return;
+                }
+                TimeWaitAction::Reopen => {
+                    // RFC 6191 §2: a new SYN whose timestamp (or sequence
+                    // number) is above the old incarnation's may reuse it.
+                    self.tcp.time_wait.remove(&(local, remote));
+                }
+            }
+        }
+
+        if let Some(lh) = self.tcp.find_listener(&local) {
+            self.tcp_listen_segment(now, lh, local, remote, &seg);
+            return;
+        }
+        self.stats.record(Drop::TcpNoListener);
+        self.tcp_reset_closed(now, local, remote, &seg);
+    }
+
+    /// RFC 9293 §3.10.7.1 (CLOSED): "If the incoming segment has the ACK
+    /// bit set, the reset takes its sequence number from the ACK field of
+    /// the segment, otherwise the reset has sequence number zero and the
+    /// ACK field is set to the sum of the sequence number and segment
+    /// length of the incoming segment." — and "An incoming segment
+    /// containing a RST is discarded."
+    fn tcp_reset_closed(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        let mut rst = TcpRepr {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq_number: TcpSeqNumber(0),
+            ack_number: None,
+            flags: TcpFlags::RST,
+            window_len: 0,
+            urgent_ptr: 0,
+            max_seg_size: None,
+            window_scale: None,
+            sack_permitted: false,
+            sack_ranges: [None; 4],
+            timestamp: None,
+            payload: &[],
+        };
+        match seg.ack_number {
+            Some(ack) => rst.seq_number = ack,
+            None => {
+                rst.ack_number = Some(seg.seq_number + seg.segment_len());
+                rst.flags = TcpFlags::RST | TcpFlags::ACK;
+            }
+        }
+        self.tcp_emit(now, local, remote, &rst, false);
+    }
+
+    /// A segment for a listening socket (RFC 9293 §3.10.7.2, LISTEN).
+    fn tcp_listen_segment(&mut self, now: Instant, lh: Handle, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
+        let f = seg.flags;
+        // "first check for an RST: An incoming RST segment could not be
+        // valid since it could not have been sent in response to anything
+        // sent by this incarnation of the connection. An incoming RST
+        // should be ignored."
+        if f.contains(TcpFlags::RST) {
+            return;
+        }
+        if f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN) {
+            // Perhaps the end of a SYN-cookie handshake (RFC 4987 §3.6).
+            if let Some(peer_mss) = check_cookie(&self.tcp.cookie_secret, &local, &remote, seg, now)
+                && let Some(iss) = seg.ack_number.map(|a| a - 1usize)
+            {
+                let backlog_room = self.tcp.listeners.get(lh).is_some_and(|l| l.accept_queue.len() < l.backlog);
+                if backlog_room && self.tcp.conns.len() < self.tcp.max_connections {
+                    let mss = self.tcp_mss_for(now, remote.ip());
+                    let ts_offset = self.rng.next_u32();
+                    let conn = Connection::from_cookie(&self.tcp.config, local, remote, seg, iss, peer_mss, mss, now, ts_offset);
+                    self.tcp_insert(now, conn, Some(lh));
+                    return;
+                }
+                self.stats.record(Drop::TcpAcceptQueueFull);
+                return;
+            }
+            // "second check for an ACK: Any acknowledgment is bad if it
+            // arrives on a connection still in the LISTEN state. An
+            // acceptable reset segment should be formed for any arriving
+            // ACK-bearing segment."
+            self.stats.record(Drop::TcpNoListener);
+            self.tcp_reset_closed(now, local, remote, seg);
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) {
+            // "any other control or text-bearing segment ... drop the
+            // segment and return."
+            self.stats.record(Drop::TcpMalformed);
+            return;
+        }
+        let Some(l) = self.tcp.listeners.get(lh) else { return };
+        let syn_room = l.syn_queue < self.tcp.syn_backlog.min(l.backlog.max(1) * 2).max(1);
+        let mss = self.tcp_mss_for(now, remote.ip());
+        if syn_room && self.tcp.conns.len() < self.tcp.max_connections {
+            let iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
+            let ts_offset = self.rng.next_u32();
+            let conn = Connection::accept(&self.tcp.config, local, remote, seg, iss, mss, now, ts_offset);
+            if let Some(l) = self.tcp.listeners.get_mut(lh) {
+                l.syn_queue += 1;
+            }
+            self.tcp_insert(now, conn, Some(lh));
+            return;
+        }
+        // RFC 4987 §3.6: under SYN flood, answer statelessly with a cookie.
+        self.stats.record(Drop::TcpSynQueueFull);
+        let peer_mss = seg.max_seg_size.unwrap_or(536);
+        let cookie = make_cookie(&self.tcp.cookie_secret, &local, &remote, seg.seq_number, peer_mss, now);
+        let ts_offset = self.rng.next_u32();
+        let synack = syn_ack(&self.tcp.config, seg, cookie, mss, now, ts_offset);
+        self.tcp_emit(now, local, remote, &synack, false);
+    }
+
+    fn tcp_insert(&mut self, now: Instant, conn: Connection, listener: Option<Handle>) -> Option<Handle> {
+        let tuple = (conn.local(), conn.remote());
+        let sock = TcpSock {
+            conn,
+            rx_waker: None,
+            tx_waker: None,
+            listener,
+            queued: false,
+            orphan: false,
+            timer: None,
+        };
+        let Ok(h) = self.tcp.conns.insert(sock) else {
+            self.stats.record(Drop::TcpConnectionLimit);
+            return None;
+        };
+        self.tcp.by_tuple.insert(tuple, h);
+        self.tcp_service(now, h);
+        Some(h)
+    }
+
+    // ---- socket operations ------------------------------------------------
+
+    /// Listen on `local` with an accept queue of `backlog` connections.
+    pub fn tcp_listen(&mut self, local: SocketAddr, backlog: usize) -> Result<Handle> {
+        let ip = local.ip();
+        if !ip.is_unspecified() && !self.has_address(&ip) {
+            return Err(Error::AddressNotAvailable);
+        }
+        let port = match local.port() {
+            0 => self.tcp_ephemeral_port(ip, None)?,
+            p if self.tcp.listen_by_local.contains_key(&(ip, p)) => return Err(Error::AddressInUse),
+            p => p,
+        };
+        let local = SocketAddr::new(ip, port);
+        let l = Listener {
+            local,
+            backlog: backlog.max(1),
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+            waker: None,
+        };
+        let h = self.tcp.listeners.insert(l).map_err(|_| Error::WouldExceedLimit)?;
+        self.tcp.listen_by_local.insert((ip, port), h);
+        Ok(h)
+    }
+
+    /// The address a listener is bound to.
+    pub fn tcp_listener_addr(&self, lh: Handle) -> Result<SocketAddr> {
+        self.tcp.listeners.get(lh).map(|l| l.local).ok_or(Error::SocketClosed)
+    }
+
+    /// Take an established connection from the accept queue.
+    pub fn tcp_accept(&mut self, lh: Handle) -> Result<(Handle, SocketAddr)> {
+        let l = self.tcp.listeners.get_mut(lh).ok_or(Error::SocketClosed)?;
+        while let Some(h) = l.accept_queue.pop_front() {
+            if let Some(s) = self.tcp.conns.get_mut(h) {
+                s.listener = None;
+                return Ok((h, s.conn.remote()));
+            }
+        }
+        Err(Error::WouldBlock)
+    }
+
+    /// Wake `waker` when the listener has a connection to accept.
+    pub fn tcp_register_accept(&mut self, lh: Handle, waker: &Waker) {
+        match self.tcp.listeners.get_mut(lh) {
+            Some(l) if l.accept_queue.is_empty() => l.waker = Some(waker.clone()),
+            _ => waker.wake_by_ref(),
+        }
+    }
+
+    /// Close a listener; connections not yet accepted are reset.
+    pub fn tcp_close_listener(&mut self, now: Instant, lh: Handle) {
+        let Some(l) = self.tcp.listeners.remove(lh) else { return };
+        self.tcp.listen_by_local.remove(&(l.local.ip(), l.local.port()));
+        for h in l.accept_queue {
+            self.tcp_abort(now, h);
+        }
+    }
+
+    /// RFC 6056 §3.3.1 (Algorithm 1): a random ephemeral port such that the
+    /// 4-tuple (or, for a listener, the port) is free.
+    fn tcp_ephemeral_port(&mut self, ip: IpAddr, remote: Option<SocketAddr>) -> Result<u16> {
+        let num = u32::from(EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN) + 1;
+        let mut offset = self.rng.range_u32(0, num);
+        for _ in 0..num {
+            let port = EPHEMERAL_PORT_MIN + offset as u16;
+            let local = SocketAddr::new(ip, port);
+            let free = match remote {
+                Some(r) => {
+                    !self.tcp.by_tuple.contains_key(&(local, r))
+                        && !self.tcp.time_wait.contains_key(&(local, r))
+                        && !self.tcp.listen_by_local.contains_key(&(ip, port))
+                }
+                None => !self.tcp.port_in_use(ip, port),
+            };
+            if free {
+                return Ok(port);
+            }
+            offset = (offset + 1) % num;
+        }
+        Err(Error::AddressInUse)
+    }
+
+    /// Active open towards `remote`; the SYN goes out at once.
+    pub fn tcp_connect(&mut self, now: Instant, remote: SocketAddr) -> Result<Handle> {
+        self.now = now;
+        let IpAddr::V4(dst) = remote.ip() else {
+            return Err(Error::NetworkUnreachable);
+        };
+        if remote.port() == 0 || dst.is_unspecified() || dst.is_broadcast() || dst.is_multicast() {
+            return Err(Error::InvalidInput);
+        }
+        let next = self.route_ipv4(dst)?;
+        let src = self.select_ipv4_source(None, dst, next)?;
+        if self.tcp.conns.len() >= self.tcp.max_connections {
+            return Err(Error::WouldExceedLimit);
+        }
+        let port = self.tcp_ephemeral_port(IpAddr::V4(src), Some(remote))?;
+        let local = SocketAddr::new(IpAddr::V4(src), port);
+        let iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
+        let mss = self.tcp_mss_for(now, remote.ip());
+        let ts_offset = self.rng.next_u32();
+        let conn = Connection::connect(&self.tcp.config, local, remote, iss, mss, now, ts_offset);
+        let h = self.tcp_insert(now, conn, None).ok_or(Error::WouldExceedLimit)?;
+        self.drain_loopback(now);
+        Ok(h)
+    }
+
+    fn tcp_sock(&mut self, h: Handle) -> Result<&mut TcpSock> {
+        self.tcp.conns.get_mut(h).ok_or(Error::SocketClosed)
+    }
+
+    /// `Ok(true)` once ESTABLISHED (or later), the error if it failed.
+    pub fn tcp_is_connected(&mut self, h: Handle) -> Result<bool> {
+        let s = self.tcp_sock(h)?;
+        if let Some(e) = s.conn.error() {
+            return Err(e);
+        }
+        Ok(!matches!(s.conn.state(), State::SynSent | State::SynReceived | State::Listen))
+    }
+
+    /// Copy `data` into the send buffer (as much as fits).
+    pub fn tcp_send(&mut self, now: Instant, h: Handle, data: &[u8]) -> Result<usize> {
+        self.now = now;
+        let n = self.tcp_sock(h)?.conn.send(data)?;
+        self.tcp_service(now, h);
+        self.drain_loopback(now);
+        Ok(n)
+    }
+
+    /// Read received data (`Ok(0)`: end of stream).
+    pub fn tcp_recv(&mut self, now: Instant, h: Handle, buf: &mut [u8]) -> Result<usize> {
+        self.now = now;
+        let n = self.tcp_sock(h)?.conn.recv(buf)?;
+        // Reading may open the window: let the connection say so.
+        self.tcp_service(now, h);
+        self.drain_loopback(now);
+        Ok(n)
+    }
+
+    /// Bytes written but not yet acknowledged (0: `flush` is done).
+    pub fn tcp_unacked(&mut self, h: Handle) -> Result<usize> {
+        let s = self.tcp_sock(h)?;
+        match (s.conn.unacked_or_unsent(), s.conn.error()) {
+            (0, _) => Ok(0),
+            (_, Some(e)) => Err(e),
+            (n, None) => Ok(n),
+        }
+    }
+
+    /// Send a FIN after the pending data.
+    pub fn tcp_shutdown_write(&mut self, now: Instant, h: Handle) -> Result<()> {
+        self.tcp_sock(h)?.conn.shutdown_write(now);
+        self.tcp_service(now, h);
+        self.drain_loopback(now);
+        Ok(())
+    }
+
+    /// Graceful close: the handle is gone, the engine finishes the job.
+    pub fn tcp_close(&mut self, now: Instant, h: Handle) {
+        let Ok(s) = self.tcp_sock(h) else { return };
+        s.conn.close(now);
+        s.orphan = true;
+        s.rx_waker = None;
+        s.tx_waker = None;
+        self.tcp_service(now, h);
+        self.drain_loopback(now);
+    }
+
+    /// Reset the connection and forget it.
+    pub fn tcp_abort(&mut self, now: Instant, h: Handle) {
+        let Ok(s) = self.tcp_sock(h) else { return };
+        let (local, remote) = (s.conn.local(), s.conn.remote());
+        let rst = s.conn.abort();
+        s.orphan = true;
+        if let Some(rst) = rst {
+            self.tcp_emit(now, local, remote, &rst, false);
+        }
+        self.tcp_service(now, h);
+    }
+
+    /// Wake `waker` when `h` can be read (data, end of stream or error).
+    pub fn tcp_register_recv(&mut self, h: Handle, waker: &Waker) {
+        match self.tcp.conns.get_mut(h) {
+            Some(s) if !s.conn.can_recv() => s.rx_waker = Some(waker.clone()),
+            _ => waker.wake_by_ref(),
+        }
+    }
+
+    /// Wake `waker` when `h` changes state or can take more data.
+    pub fn tcp_register_send(&mut self, h: Handle, waker: &Waker) {
+        if let Some(s) = self.tcp.conns.get_mut(h) {
+            s.tx_waker = Some(waker.clone());
+        } else {
+            waker.wake_by_ref();
+        }
+    }
+
+    pub fn tcp_local_addr(&self, h: Handle) -> Result<SocketAddr> {
+        self.tcp.conns.get(h).map(|s| s.conn.local()).ok_or(Error::SocketClosed)
+    }
+
+    pub fn tcp_peer_addr(&self, h: Handle) -> Result<SocketAddr> {
+        self.tcp.conns.get(h).map(|s| s.conn.remote()).ok_or(Error::SocketClosed)
+    }
+
+    pub fn tcp_set_nodelay(&mut self, now: Instant, h: Handle, on: bool) -> Result<()> {
+        self.tcp_sock(h)?.conn.set_nodelay(on);
+        self.tcp_service(now, h);
+        Ok(())
+    }
+
+    pub fn tcp_set_keepalive(&mut self, now: Instant, h: Handle, ka: Option<crate::tcp::Keepalive>) -> Result<()> {
+        self.tcp_sock(h)?.conn.set_keepalive(ka);
+        self.tcp_service(now, h);
+        Ok(())
+    }
+
+    /// Connection details, like `ss -ti`.
+    pub fn tcp_info(&self, h: Handle) -> Result<crate::tcp::TcpInfo> {
+        self.tcp.conns.get(h).map(|s| s.conn.info()).ok_or(Error::SocketClosed)
+    }
+
+    /// Live connections (TIME_WAIT records not included).
+    pub fn tcp_connection_count(&self) -> usize {
+        self.tcp.conns.len()
+    }
+
+    /// TIME_WAIT records held.
+    pub fn tcp_time_wait_count(&self) -> usize {
+        self.tcp.time_wait.len()
+    }
+
+    /// An ICMP error about a segment we sent (RFC 1122 §4.2.3.9) or a new
+    /// path MTU.
+    pub(super) fn tcp_icmp_error(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, error: Error) {
+        let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
+            self.stats.record(Drop::Icmpv4NoSocket);
+            return;
+        };
+        if let Some(s) = self.tcp.conns.get_mut(h) {
+            s.conn.on_icmp_error(error, now);
+        }
+        self.tcp_service(now, h);
+    }
+
+    /// The path MTU towards `remote` went down: shrink the MSS of every
+    /// connection to it.
+    pub(super) fn tcp_path_mtu_changed(&mut self, now: Instant, remote: IpAddr) {
+        let mss = self.tcp_mss_for(now, remote);
+        let hs: alloc::vec::Vec<Handle> = self
+            .tcp
+            .by_tuple
+            .iter()
+            .filter(|((_, r), _)| r.ip() == remote)
+            .map(|(_, h)| *h)
+            .collect();
+        for h in hs {
+            if let Some(s) = self.tcp.conns.get_mut(h) {
+                s.conn.set_mss(mss);
+            }
+            self.tcp_service(now, h);
+        }
+    }
+}
