@@ -374,6 +374,8 @@ impl Stack {
             for w in self.tx_waiters.drain(..) {
                 w.wake();
             }
+            let now = self.now;
+            self.tcp_unblock(now);
         }
         sent
     }

@@ -16,7 +16,7 @@ use crate::ip::rate_limit::TokenBucket;
 use crate::rand::Rng;
 use crate::slab::{Handle, Slab};
 use crate::stats::Drop;
-use crate::tcp::isn::initial_sequence_number;
+use crate::tcp::isn::{initial_sequence_number, timestamp_offset};
 use crate::tcp::syn_cookie::{check_cookie, make_cookie, syn_ack};
 use crate::tcp::{Connection, SegmentOutcome, State, TcpConfig, TimeWaitAction, TimeWaitRecord, TimerOutcome};
 use crate::time::Instant;
@@ -49,6 +49,8 @@ struct TcpSock {
     orphan: bool,
     /// The instant registered in the timer set.
     timer: Option<Instant>,
+    /// Stopped sending because the transmit queue was full.
+    blocked: bool,
 }
 
 struct Listener {
@@ -70,6 +72,8 @@ pub(crate) struct TcpTable {
     time_wait: HashMap<Tuple, TimeWaitRecord>,
     time_wait_expiry: BTreeSet<(Instant, Tuple)>,
     timers: BTreeSet<(Instant, Handle)>,
+    /// Connections waiting for room in the transmit queue.
+    blocked: VecDeque<Handle>,
     isn_secret: [u8; 16],
     cookie_secret: [u8; 16],
     challenge_acks: TokenBucket,
@@ -93,6 +97,7 @@ impl TcpTable {
             time_wait: hash::new_map(rng),
             time_wait_expiry: BTreeSet::new(),
             timers: BTreeSet::new(),
+            blocked: VecDeque::new(),
             isn_secret,
             cookie_secret,
             challenge_acks: TokenBucket::new(CHALLENGE_ACK_RATE, CHALLENGE_ACK_BURST),
@@ -235,6 +240,19 @@ impl Stack {
         }
         self.tcp.time_wait_expiry.insert((rec.expires(), tuple));
         self.tcp.time_wait.insert(tuple, rec);
+    }
+
+    /// The transmit queue drained: let blocked connections send again.
+    pub(super) fn tcp_unblock(&mut self, now: Instant) {
+        let mut budget = self.tcp.blocked.len();
+        while budget > 0 && self.tx_has_room(1) {
+            budget -= 1;
+            let Some(h) = self.tcp.blocked.pop_front() else { break };
+            if let Some(s) = self.tcp.conns.get_mut(h) {
+                s.blocked = false;
+                self.tcp_service(now, h);
+            }
+        }
     }
 
     /// Timers of every TCP connection and TIME_WAIT record that are due.
@@ -381,7 +399,7 @@ impl Stack {
                 let backlog_room = self.tcp.listeners.get(lh).is_some_and(|l| l.accept_queue.len() < l.backlog);
                 if backlog_room && self.tcp.conns.len() < self.tcp.max_connections {
                     let mss = self.tcp_mss_for(now, remote.ip());
-                    let ts_offset = self.rng.next_u32();
+                    let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
                     let conn = Connection::from_cookie(&self.tcp.config, local, remote, seg, iss, peer_mss, mss, now, ts_offset);
                     self.tcp_insert(now, conn, Some(lh));
                     return;
@@ -408,7 +426,7 @@ impl Stack {
         let mss = self.tcp_mss_for(now, remote.ip());
         if syn_room && self.tcp.conns.len() < self.tcp.max_connections {
             let iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
-            let ts_offset = self.rng.next_u32();
+            let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
             let conn = Connection::accept(&self.tcp.config, local, remote, seg, iss, mss, now, ts_offset);
             if let Some(l) = self.tcp.listeners.get_mut(lh) {
                 l.syn_queue += 1;
@@ -420,7 +438,7 @@ impl Stack {
         self.stats.record(Drop::TcpSynQueueFull);
         let peer_mss = seg.max_seg_size.unwrap_or(536);
         let cookie = make_cookie(&self.tcp.cookie_secret, &local, &remote, seg.seq_number, peer_mss, now);
-        let ts_offset = self.rng.next_u32();
+        let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
         let synack = syn_ack(&self.tcp.config, seg, cookie, mss, now, ts_offset);
         self.tcp_emit(now, local, remote, &synack, false);
     }
@@ -435,6 +453,7 @@ impl Stack {
             queued: false,
             orphan: false,
             timer: None,
+            blocked: false,
         };
         let Ok(h) = self.tcp.conns.insert(sock) else {
             self.stats.record(Drop::TcpConnectionLimit);
@@ -547,7 +566,7 @@ impl Stack {
         let local = SocketAddr::new(IpAddr::V4(src), port);
         let iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
         let mss = self.tcp_mss_for(now, remote.ip());
-        let ts_offset = self.rng.next_u32();
+        let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
         let conn = Connection::connect(&self.tcp.config, local, remote, iss, mss, now, ts_offset);
         let h = self.tcp_insert(now, conn, None).ok_or(Error::WouldExceedLimit)?;
         self.drain_loopback(now);
@@ -607,10 +626,15 @@ impl Stack {
     /// Graceful close: the handle is gone, the engine finishes the job.
     pub fn tcp_close(&mut self, now: Instant, h: Handle) {
         let Ok(s) = self.tcp_sock(h) else { return };
-        s.conn.close(now);
+        let rst = s.conn.close(now);
+        let (local, remote) = (s.conn.local(), s.conn.remote());
         s.orphan = true;
         s.rx_waker = None;
         s.tx_waker = None;
+        // RFC 1122 §4.2.2.13: closing with unread data resets.
+        if let Some(rst) = rst {
+            self.tcp_emit(now, local, remote, &rst, false);
+        }
         self.tcp_service(now, h);
         self.drain_loopback(now);
     }

@@ -11,6 +11,7 @@
 //! everything that indexes buffers and scoreboards, so internal ranges
 //! never wrap.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
@@ -20,9 +21,8 @@ use super::rtt::RttEstimator;
 use super::sack::{MAX_SCOREBOARD_RANGES, SackReporter, Scoreboard};
 use super::send_buffer::SendBuffer;
 use super::syn_cookie;
-use super::time_wait::{TimeWaitRecord, TimeWaitTimestamps};
 use super::{Keepalive, MSS_DEFAULT_IPV6, SEND_BUFFER_INITIAL, State, TcpConfig};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::ip::rate_limit::TokenBucket;
 use crate::time::{Duration, Instant};
 use crate::wire::{TcpFlags, TcpRepr, TcpSeqNumber};
@@ -93,6 +93,10 @@ pub struct TcpInfo {
     pub dsacks_received: u64,
     pub challenge_acks: u64,
     pub ecn_reductions: u64,
+    /// Recoveries found spurious and undone (RFC 3522 / RFC 4015).
+    pub spurious_undone: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_loss_probes: u64,
     /// Out-of-order ranges held now.
     pub ooo_ranges: usize,
     /// Out-of-order bytes dropped to stay within bounds.
@@ -115,6 +119,8 @@ pub(super) struct Counters {
     pub dsacks_received: u64,
     pub challenge_acks: u64,
     pub ecn_reductions: u64,
+    pub spurious_undone: u64,
+    pub tail_loss_probes: u64,
     pub ooo_bytes_dropped: u64,
 }
 
@@ -148,6 +154,16 @@ pub(super) struct Recovery {
     pub point: u64,
     /// RFC 6582 (no SACK): the inflated window of NewReno fast recovery.
     pub inflated: usize,
+}
+
+/// What undoing a spurious window reduction needs (RFC 3522 detection,
+/// RFC 4015 response).
+#[derive(Debug, Clone)]
+pub(super) struct Undo {
+    /// Congestion control as it was before the reduction.
+    pub cc: Congestion,
+    /// The TSval of the episode's first retransmission, once sent.
+    pub first_rtx_tsval: Option<u32>,
 }
 
 /// One TCP connection.
@@ -260,6 +276,28 @@ pub struct Connection {
     pub(super) lost_below: u64,
     /// No new fast recovery until SND.UNA passes this (RFC 6582 "recover").
     pub(super) recover: u64,
+    /// The next retransmission goes regardless of the window (RFC 6675
+    /// (4.3), RFC 6582 steps 2 and 5).
+    pub(super) force_rtx: bool,
+    /// RFC 8985 RACK reordering timer (see `rack.rs`).
+    pub(super) reo_at: Option<Instant>,
+    /// RFC 8985 RACK.reo_wnd_mult and RACK.reo_wnd_persist.
+    pub(super) reo_wnd_mult: u32,
+    pub(super) reo_wnd_persist: u32,
+    /// RFC 8985 TLP: the probe timer, the outstanding probe (end, was a
+    /// retransmission), the probe to send, and whether a D-SACK came for it.
+    pub(super) tlp_at: Option<Instant>,
+    pub(super) tlp_high: Option<(u64, bool)>,
+    pub(super) tlp_due: Option<(u64, u64, bool)>,
+    pub(super) tlp_dsack: bool,
+    /// Retransmissions of this recovery: (start, end, when, SND.NXT then),
+    /// at most [`super::rack::MAX_RTX_LOG`].
+    pub(super) rtx_log: VecDeque<(u64, u64, Instant, u64)>,
+    /// Retransmissions found lost (RACK), to be sent again.
+    pub(super) relost: VecDeque<(u64, u64)>,
+    /// Saved for undoing the current recovery's reduction if it proves
+    /// spurious (timestamps only).
+    pub(super) undo: Option<alloc::boxed::Box<Undo>>,
     /// The window, not the application, limited the last transmission.
     pub(super) cwnd_limited: bool,
     /// The retransmission timer fired and no ACK advanced since.
@@ -373,6 +411,17 @@ impl Connection {
             rescue_rxt: None,
             lost_below: 0,
             recover: 0,
+            force_rtx: false,
+            reo_at: None,
+            reo_wnd_mult: 1,
+            reo_wnd_persist: 0,
+            tlp_at: None,
+            tlp_high: None,
+            tlp_due: None,
+            tlp_dsack: false,
+            rtx_log: VecDeque::new(),
+            relost: VecDeque::new(),
+            undo: None,
             cwnd_limited: false,
             rto_repeated: false,
             ack_now: false,
@@ -610,7 +659,7 @@ impl Connection {
     }
 
     /// Queues our FIN after the data written so far.
-    fn queue_fin(&mut self) {
+    pub(super) fn queue_fin(&mut self) {
         if !self.fin_queued {
             self.fin_queued = true;
             self.fin_offset = self.data_end();
@@ -661,6 +710,8 @@ impl Connection {
             self.error = error;
         }
         self.rtx_at = None;
+        self.reo_at = None;
+        self.tlp_at = None;
         self.persist_at = None;
         self.delack_at = None;
         self.keepalive_at = None;
@@ -671,6 +722,8 @@ impl Connection {
         self.keepalive_due = false;
         self.ack_now = false;
         self.recovery = None;
+        self.rtx_log = VecDeque::new();
+        self.relost = VecDeque::new();
         self.send.ack(self.send.len());
         self.send.release();
         self.scratch = Vec::new();
@@ -683,11 +736,13 @@ impl Connection {
     pub(super) fn enter_time_wait(&mut self, now: Instant) {
         self.state = State::TimeWait;
         self.rtx_at = None;
+        self.reo_at = None;
+        self.tlp_at = None;
         self.persist_at = None;
         self.keepalive_at = None;
         self.delack_at = None;
         self.recovery = None;
-        self.time_wait_at = Some(now + self.cfg.msl * 2);
+        self.time_wait_at = Some(now + self.cfg.msl.saturating_mul(2));
         self.scratch = Vec::new();
         self.send.release();
     }
@@ -713,299 +768,5 @@ impl Connection {
             timestamp: None,
             payload: &[],
         }
-    }
-
-    // ----- user calls -----
-
-    /// SEND (RFC 9293 §3.10.2): copies what fits into the send buffer.
-    /// `WouldBlock` when it is full; `NotConnected` after a shutdown or
-    /// close; the connection's error once it failed.
-    pub fn send(&mut self, data: &[u8]) -> Result<usize> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        // RFC 9293 §3.10.2: in FIN-WAIT-1/2, CLOSING, LAST-ACK, TIME-WAIT
-        // "Return "error: connection closing" and do not service request."
-        if !self.state.sends_data() || self.fin_queued {
-            return Err(Error::NotConnected);
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let n = self.send.write(data);
-        if n == 0 {
-            return Err(Error::WouldBlock);
-        }
-        self.release_at = None;
-        Ok(n)
-    }
-
-    /// RECEIVE (RFC 9293 §3.10.3): copies in-order data out. `Ok(0)` is
-    /// the end of the stream (FIN received and everything read);
-    /// `WouldBlock` when nothing is there yet.
-    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.recv.readable() > 0 && !buf.is_empty() {
-            let before = self.advertisable_window();
-            let n = self.recv.read(buf);
-            let rtt = self.rcv_rtt.or(self.rtt.srtt()).unwrap_or(Duration::from_millis(100));
-            self.recv.autotune(self.clock, rtt, self.rcv_mss);
-            self.maybe_window_update(before);
-            return Ok(n);
-        }
-        if self.fin_rcvd {
-            return Ok(0);
-        }
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.state {
-            State::Closed => Ok(0),
-            _ if buf.is_empty() => Ok(0),
-            _ => Err(Error::WouldBlock),
-        }
-    }
-
-    /// After the reader drained, offer the larger window at once if the
-    /// sender may be waiting for it (RFC 9293 §3.8.6.2.2: the window is
-    /// updated when it grows by min(RCV.BUFF/2, Eff.snd.MSS); Linux sends
-    /// the update when the window at least doubles).
-    fn maybe_window_update(&mut self, before: u64) {
-        if !self.state.receives_data() {
-            return;
-        }
-        let after = self.advertisable_window();
-        let offered = self.rcv_adv.saturating_sub(self.rcv_nxt_off());
-        let step = (self.recv.limit() as u64 / 2).min(u64::from(self.adv_mss));
-        if after > before && after >= offered + step && after >= 2 * offered.max(1) {
-            self.ack_now = true;
-        }
-    }
-
-    /// SHUTDOWN of the write side: a FIN follows the queued data (RFC 9293
-    /// §3.10.4 CLOSE for the sending direction).
-    pub fn shutdown_write(&mut self, now: Instant) {
-        match self.state {
-            // "queue for processing after entering ESTABLISHED state"
-            State::SynSent | State::SynReceived => self.queue_fin(),
-            // "Queue this until all preceding SENDs have been segmentized,
-            // then form a FIN segment and send it. In any case, enter
-            // FIN-WAIT-1 state."
-            State::Established => {
-                self.queue_fin();
-                self.state = State::FinWait1;
-            }
-            // "Queue this request until all preceding SENDs have been
-            // segmentized; then send a FIN segment, enter LAST-ACK state."
-            State::CloseWait => {
-                self.queue_fin();
-                self.state = State::LastAck;
-            }
-            _ => {}
-        }
-        self.release_at = None;
-        self.clock = self.clock.max(now);
-    }
-
-    /// CLOSE (RFC 9293 §3.10.4): graceful; the engine finishes the job. If
-    /// unread data is pending, the connection is reset instead and the
-    /// reset to send is returned (RFC 9293 §3.10.4 via RFC 1122
-    /// §4.2.2.13: "If such a host issues a CLOSE call while received data
-    /// is still pending in TCP, or if new data is received after CLOSE is
-    /// called, its TCP SHOULD send a RST to show that data was lost.").
-    pub fn close(&mut self, now: Instant) -> Option<TcpRepr<'static>> {
-        self.read_closed = true;
-        match self.state {
-            // "Delete the TCB and return "error: closing" responses to any
-            // queued SENDs, or RECEIVEs."
-            State::SynSent | State::Listen => {
-                self.enter_closed(None);
-                return None;
-            }
-            State::Closed | State::TimeWait => return None,
-            _ => {}
-        }
-        if self.recv.readable() > 0 || !self.recv.out_of_order().is_empty() {
-            return self.abort_with(Error::ConnectionAborted);
-        }
-        self.shutdown_write(now);
-        self.arm_fin_wait_2(now);
-        None
-    }
-
-    /// ABORT (RFC 9293 §3.10.5): state CLOSED; returns the reset to send,
-    /// if the state calls for one ("SYN-RECEIVED STATE ... ESTABLISHED
-    /// STATE ... CLOSE-WAIT STATE: Send a reset segment:
-    /// <SEQ=SND.NXT><CTL=RST>").
-    pub fn abort(&mut self) -> Option<TcpRepr<'static>> {
-        self.abort_with(Error::ConnectionAborted)
-    }
-
-    fn abort_with(&mut self, error: Error) -> Option<TcpRepr<'static>> {
-        let rst = match self.state {
-            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
-                Some(self.reset_segment(self.snd_seq(self.snd_nxt), None))
-            }
-            _ => None,
-        };
-        self.enter_closed(Some(error));
-        rst
-    }
-
-    /// An ICMP error for this connection (RFC 1122 §4.2.3.9). In SYN-SENT
-    /// it ends the connection (as Linux does: there is no data to lose
-    /// and the user is waiting for connect); in every other state it is a
-    /// soft error: "TCP MUST NOT abort the connection" for Destination
-    /// Unreachable codes 0, 1, 5, and it is reported only if the
-    /// connection later times out.
-    pub fn on_icmp_error(&mut self, error: Error, now: Instant) {
-        self.clock = self.clock.max(now);
-        match self.state {
-            State::SynSent => self.enter_closed(Some(error)),
-            State::Closed | State::TimeWait => {}
-            _ => self.soft_error = Some(error),
-        }
-    }
-
-    /// The path MTU shrank (RFC 1191 §6.4 / RFC 8201 §5.4): segments go out
-    /// smaller from now on, and what is in flight with the old size is
-    /// sent again at once, without touching the congestion window ("a
-    /// retransmission caused by a Packet Too Big message should not change
-    /// the congestion window").
-    pub fn set_mss(&mut self, mss: u16) {
-        let mss = mss.max(64);
-        let shrank = mss < self.path_mss;
-        self.path_mss = mss;
-        if shrank && self.state.is_synchronized() && self.snd_nxt > self.snd_una && self.recovery.is_none() {
-            self.recovery = Some(Recovery {
-                kind: RecoveryKind::PathMtu,
-                point: self.snd_nxt,
-                inflated: 0,
-            });
-            self.high_rxt = self.snd_una;
-            self.lost_below = self.snd_nxt;
-            self.rescue_rxt = None;
-        }
-    }
-
-    /// TCP_NODELAY: turns Nagle's algorithm off (`true`) or on.
-    pub fn set_nodelay(&mut self, on: bool) {
-        self.cfg.nagle = !on;
-    }
-
-    /// Turns keepalive on or off (RFC 9293 §3.8.4).
-    pub fn set_keepalive(&mut self, ka: Option<Keepalive>) {
-        self.keepalive = ka;
-        self.restart_keepalive(self.clock);
-    }
-
-    // ----- readiness and introspection -----
-
-    pub fn state(&self) -> State {
-        self.state
-    }
-
-    /// Data, end of stream, or an error is waiting for the reader.
-    pub fn can_recv(&self) -> bool {
-        self.recv.readable() > 0 || self.fin_rcvd || self.error.is_some() || self.state == State::Closed
-    }
-
-    /// The send buffer has room (in a state that sends), or an error is
-    /// waiting for the writer.
-    pub fn can_send(&self) -> bool {
-        self.error.is_some()
-            || self.state == State::Closed
-            || (matches!(self.state, State::Established | State::CloseWait) && !self.fin_queued && self.send.space() > 0)
-    }
-
-    /// Why the connection failed: `ConnectionRefused` (RST to our SYN),
-    /// `ConnectionReset`, `TimedOut`, an ICMP error, `ConnectionAborted`.
-    pub fn error(&self) -> Option<Error> {
-        self.error
-    }
-
-    /// The handshake completed (any synchronized state).
-    pub fn is_established(&self) -> bool {
-        self.state.is_synchronized()
-    }
-
-    /// Bytes the connection still owns for the user: queued, sent but not
-    /// acknowledged, plus an unacknowledged FIN.
-    pub fn unacked_or_unsent(&self) -> usize {
-        self.send.len() + usize::from(self.fin_queued && !self.fin_acked())
-    }
-
-    pub fn local(&self) -> SocketAddr {
-        self.local
-    }
-
-    pub fn remote(&self) -> SocketAddr {
-        self.remote
-    }
-
-    /// Bytes ready to read.
-    pub fn recv_queue(&self) -> usize {
-        self.recv.readable()
-    }
-
-    /// Bytes written and not yet acknowledged.
-    pub fn send_queue(&self) -> usize {
-        self.send.len()
-    }
-
-    /// A snapshot like `ss -ti`.
-    pub fn info(&self) -> TcpInfo {
-        TcpInfo {
-            state: self.state,
-            congestion: self.cc.name(),
-            cwnd: self.cc.window(),
-            ssthresh: self.cc.ssthresh(),
-            srtt: self.rtt.srtt(),
-            rttvar: self.rtt.rttvar(),
-            min_rtt: self.rtt.min_rtt(),
-            rto: self.rtt.rto(),
-            snd_mss: self.eff_mss(),
-            rcv_mss: self.adv_mss,
-            snd_wscale: self.snd_wscale,
-            rcv_wscale: self.rcv_wscale,
-            timestamps: self.ts.is_some(),
-            sack: self.sack_ok,
-            ecn: self.ecn_ok,
-            snd_wnd: self.snd_wnd,
-            rcv_wnd: self.rcv_adv.saturating_sub(self.rcv_nxt_off()),
-            bytes_in_flight: self.snd_nxt.saturating_sub(self.snd_una),
-            bytes_acked: self.stats.bytes_acked,
-            bytes_received: self.stats.bytes_received,
-            segs_out: self.stats.segs_out,
-            segs_in: self.stats.segs_in,
-            retransmits: self.stats.retransmits,
-            timeouts: self.stats.timeouts,
-            fast_retransmits: self.stats.fast_retransmits,
-            dsacks_received: self.stats.dsacks_received,
-            challenge_acks: self.stats.challenge_acks,
-            ecn_reductions: self.stats.ecn_reductions,
-            ooo_ranges: self.recv.out_of_order().len(),
-            ooo_bytes_dropped: self.stats.ooo_bytes_dropped,
-            send_buffer_bytes: self.send.capacity(),
-            recv_buffer_bytes: self.recv.capacity(),
-        }
-    }
-
-    /// The compact TIME-WAIT record that replaces this connection.
-    pub fn time_wait_record(&self, now: Instant) -> TimeWaitRecord {
-        let linger = self.cfg.msl * 2;
-        let window = (self.rcv_adv.saturating_sub(self.rcv_nxt_off()) >> self.rcv_wscale).min(65_535) as u16;
-        let mut record = TimeWaitRecord::new(
-            self.snd_seq(self.snd_nxt),
-            self.rcv_nxt(),
-            window,
-            self.ts.map(|t| TimeWaitTimestamps {
-                recent: t.recent,
-                offset: self.ts_offset,
-            }),
-            self.time_wait_at.unwrap_or(now + linger),
-            linger,
-        );
-        record.set_timestamps_enabled(self.cfg.timestamps);
-        record
     }
 }

@@ -223,7 +223,7 @@ impl Connection {
             && seg.seq_number + seg.payload.len() + 1 == self.rcv_nxt()
         {
             self.ack_now = true;
-            self.time_wait_at = Some(now + self.cfg.msl * 2);
+            self.time_wait_at = Some(now + self.cfg.msl.saturating_mul(2));
             return SegmentOutcome::Ok;
         }
 

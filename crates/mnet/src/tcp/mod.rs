@@ -17,7 +17,27 @@
 //! recovery (RFC 6582 NewReno without SACK); RFC 6298 retransmission timer
 //! (200 ms floor, like Linux); NewReno and CUBIC (RFC 9438) congestion
 //! control with IW10 (RFC 6928); ECN (RFC 3168); silly-window avoidance on
-//! both sides, Nagle, delayed ACKs, persist timer and keepalive.
+//! both sides, Nagle (with Minshall's refinement, as Linux), delayed ACKs,
+//! persist timer and keepalive; time-based loss detection and tail loss
+//! probes after RFC 8985 (RACK-TLP, adapted to a byte-range scoreboard);
+//! undo of spurious recoveries with timestamps (RFC 3522, RFC 4015).
+//!
+//! Files: `connection.rs` (the TCB and constructors), `input.rs` (RFC 9293
+//! §3.10.7 SEGMENT ARRIVES), `recovery.rs` (the ACK field, RTT, loss
+//! recovery), `rack.rs` (RACK-TLP), `output.rs` (what to send), `timers.rs`,
+//! `user.rs` (SEND, RECEIVE, CLOSE, ABORT, options, `TcpInfo`); the
+//! building blocks each have their own module below.
+//!
+//! What the stack must know: `ce` in [`Connection::on_segment`] is the IP
+//! header's ECN field equal to CE; `emit(segment, ect)` asks for ECT(0) in
+//! the IP header; after [`SegmentOutcome::SendReset`] a connection whose
+//! [`Connection::state`] is `Closed` is gone; [`Connection::close`] and
+//! [`Connection::abort`] return the reset to send, if any; ICMP errors in
+//! SYN-SENT close the connection (check `state()` after
+//! [`Connection::on_icmp_error`]). Use one TSval offset per address pair
+//! ([`isn::timestamp_offset`]) — the same for a SYN-cookie SYN-ACK and the
+//! connection [`Connection::from_cookie`] restores — so TSvals never step
+//! back.
 //!
 //! ```
 //! use mnet::tcp::{Connection, State, TcpConfig};
@@ -62,8 +82,10 @@ pub mod time_wait;
 mod connection;
 mod input;
 mod output;
+mod rack;
 mod recovery;
 mod timers;
+mod user;
 
 #[cfg(test)]
 mod tests;

@@ -53,6 +53,7 @@ impl Connection {
             }
         }
         self.arm_persist(now);
+        self.arm_tlp(now);
         if self.probe_due {
             // A zero-window probe (RFC 9293 §3.8.6.1). Like Linux it
             // carries SEG.SEQ = SND.UNA - 1 and no data: an old sequence
@@ -277,12 +278,40 @@ impl Connection {
             end
         };
 
+        // A tail loss probe goes first, whatever the window says (RFC 8985
+        // §7.3).
+        if let Some((start, end, retransmit)) = self.tlp_due.take()
+            && start >= self.snd_una
+            && end > start
+        {
+            return Some(Plan {
+                start,
+                end,
+                retransmit,
+                rescue: true,
+            });
+        }
         if let Some(rec) = self.recovery {
             // RFC 6675 §5 (C): "If cwnd - pipe >= 1 SMSS, the sender SHOULD
             // transmit one or more segments".
-            if room < mss && rec.kind != RecoveryKind::PathMtu {
+            // The first retransmission of an episode (and of each NewReno
+            // partial ACK) goes at once: RFC 6675 (4.3) "Retransmit the
+            // first data segment presumed dropped", RFC 6582 step 5
+            // "retransmit the first unacknowledged segment".
+            if room < mss && rec.kind != RecoveryKind::PathMtu && !self.force_rtx {
                 self.cwnd_limited = true;
                 return None;
+            }
+            // Retransmissions RACK found lost go first (RFC 8985 §6.2).
+            if rec.kind == RecoveryKind::Fast
+                && let Some((start, end)) = self.next_relost(mss)
+            {
+                return Some(Plan {
+                    start,
+                    end,
+                    retransmit: true,
+                    rescue: true,
+                });
             }
             // "(1) If there exists a smallest unSACKed sequence number 'S2'
             // that meets the following three criteria for determining
@@ -484,6 +513,8 @@ impl Connection {
             self.scratch.extend_from_slice(b);
             &self.scratch
         };
+        debug_assert_eq!(payload.len(), len, "the send buffer holds every unacknowledged byte");
+        let repr_ts = repr.timestamp;
         repr.payload = payload;
         if !emit(&repr, ect) {
             return false;
@@ -491,14 +522,26 @@ impl Connection {
         self.acked_all();
         if retransmit {
             self.stats.retransmits += 1;
+            self.force_rtx = false;
+            // RFC 3522 RetransmitTS: the TSval of the first retransmission.
+            if let (Some(undo), Some((tsval, _))) = (self.undo.as_mut(), repr_ts)
+                && undo.first_rtx_tsval.is_none()
+            {
+                undo.first_rtx_tsval = Some(tsval);
+            }
             if !rescue {
                 self.high_rxt = self.high_rxt.max(end);
+            }
+            if self.recovery.is_some_and(|r| r.kind == RecoveryKind::Fast) {
+                self.rack_log_retransmission(start, end, now);
             }
             // Karn: a retransmission spoils the timed segment.
             self.rtt_probe = None;
         } else {
             self.snd_nxt = self.snd_nxt.max(end);
             self.last_send = now;
+            // RFC 8985 §7.2: the PTO restarts after new data is sent.
+            self.tlp_at = None;
             if len < self.eff_mss() {
                 self.last_small_end = end;
             }
@@ -534,7 +577,7 @@ impl Connection {
         }
         if self.persist_at.is_none() {
             let backoff = 1u32 << self.persist_probes.min(16);
-            let delay = (self.rtt.rto() * backoff).min(self.cfg.rto_max);
+            let delay = self.rtt.rto().saturating_mul(backoff).min(self.cfg.rto_max);
             self.persist_at = Some(now + delay);
         }
     }

@@ -59,12 +59,16 @@ impl Connection {
             let upd = self.scoreboard.update(&blocks[..n], ack_off.max(self.snd_una), self.snd_nxt);
             if upd.dsack {
                 self.stats.dsacks_received += 1;
+                self.tlp_dsack = true;
+                self.rack_on_dsack();
             }
             newly_sacked = upd.newly_sacked;
         }
 
         if ack_off > self.snd_una {
             self.on_new_ack(now, seg, ack_off);
+            self.tlp_on_ack(now, ack_off);
+            self.tlp_at = None;
         } else if ack_off == self.snd_una {
             // RFC 5681 §2: "An acknowledgment is considered a "duplicate"
             // ... when (a) the receiver of the ACK has outstanding data,
@@ -86,6 +90,11 @@ impl Connection {
                 self.dupacks += 1;
                 self.on_dupack(now);
             }
+        }
+
+        self.rack_detect(now);
+        if self.recovery.is_some() {
+            self.rack_detect_lost_retransmissions(now);
         }
 
         // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
@@ -193,11 +202,14 @@ impl Connection {
                 self.recovery = None;
                 self.dupacks = 0;
                 self.rescue_rxt = None;
+                self.rtx_log.clear();
+                self.relost.clear();
                 match rec.kind {
                     RecoveryKind::Fast => self.cc.on_recovery_exit(now, (self.snd_nxt - self.snd_una) as usize, mss),
                     RecoveryKind::Timeout => self.cc.on_ack(now, &sample),
                     RecoveryKind::PathMtu => {}
                 }
+                self.maybe_undo(seg);
             }
             Some(mut rec) => {
                 match rec.kind {
@@ -210,6 +222,7 @@ impl Connection {
                         // acknowledges at least one SMSS of new data, then
                         // add back SMSS bytes to the congestion window."
                         self.lost_below = self.lost_below.max(self.snd_una + 1);
+                        self.force_rtx = true;
                         rec.inflated = rec.inflated.saturating_sub(acked);
                         if acked >= mss {
                             rec.inflated += mss;
@@ -236,6 +249,38 @@ impl Connection {
         // application refills.
         let limit = (2 * self.cc.window()).max(SEND_BUFFER_INITIAL);
         self.send.set_limit(limit);
+    }
+
+    /// RFC 3522 §3.2 (Eifel detection): "If the value of the Timestamp
+    /// Echo Reply field of the acceptable ACK's Timestamps option is
+    /// smaller than the value of RetransmitTS, then ... the retransmission
+    /// was spurious." Checked on the ACK that ends recovery: if it echoes a
+    /// TSval from before the first retransmission, every byte it covers was
+    /// delivered by an original transmission (a reordering, not a loss),
+    /// and RFC 4015's response restores the window ("cwnd ... and
+    /// ssthresh ... to their values before the retransmission").
+    fn maybe_undo(&mut self, seg: &TcpRepr<'_>) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        if let (Some(first), Some((_, tsecr))) = (undo.first_rtx_tsval, seg.timestamp)
+            && tsecr != 0
+            && (tsecr.wrapping_sub(first) as i32) < 0
+        {
+            self.cc = undo.cc.clone();
+            self.stats.spurious_undone += 1;
+        }
+    }
+
+    /// Saves what an undo needs when a reduction starts.
+    fn arm_undo(&mut self) {
+        // One allocation per recovery episode, none per segment.
+        self.undo = self.ts.is_some().then(|| {
+            alloc::boxed::Box::new(super::connection::Undo {
+                cc: self.cc.clone(),
+                first_rtx_tsval: None,
+            })
+        });
     }
 
     /// A duplicate ACK arrived (`self.dupacks` already counted it).
@@ -284,8 +329,16 @@ impl Connection {
     pub(super) fn enter_fast_recovery(&mut self, now: Instant) {
         let mss = self.eff_mss();
         let flight = (self.snd_nxt - self.snd_una) as usize;
+        self.arm_undo();
         self.cc.on_congestion_event(now, flight, mss);
         self.stats.fast_retransmits += 1;
+        self.tlp_at = None;
+        // RFC 8985 §6.2: the widened reordering window lasts 16 recoveries.
+        if self.reo_wnd_persist > 0 {
+            self.reo_wnd_persist -= 1;
+        } else {
+            self.reo_wnd_mult = 1;
+        }
         self.recovery = Some(Recovery {
             kind: RecoveryKind::Fast,
             point: self.snd_nxt,
@@ -302,6 +355,7 @@ impl Connection {
             0
         };
         self.lost_below = sack_lost.max(self.snd_una + 1);
+        self.force_rtx = true;
         // A loss reduction also answers any ECN echo of this window.
         self.ecn_recover = self.snd_nxt;
         self.rtt_probe = None;
@@ -316,6 +370,13 @@ impl Connection {
     pub(super) fn on_retransmission_timeout(&mut self, now: Instant) {
         let mss = self.eff_mss();
         let flight = (self.snd_nxt - self.snd_una) as usize;
+        if !self.rto_repeated && self.recovery.is_none_or(|r| r.kind == RecoveryKind::PathMtu) {
+            self.arm_undo();
+        } else if self.rto_repeated {
+            // A second timeout: the first was no reordering (RFC 4015
+            // undoes one spurious timeout, not a dead path).
+            self.undo = None;
+        }
         self.cc.on_retransmit_timeout(now, flight, mss, self.rto_repeated);
         self.rto_repeated = true;
         self.stats.timeouts += 1;
@@ -334,6 +395,13 @@ impl Connection {
         self.dupacks = 0;
         self.rtt_probe = None;
         self.ecn_recover = self.snd_nxt;
+        self.force_rtx = false;
+        self.tlp_at = None;
+        self.tlp_high = None;
+        self.tlp_due = None;
+        self.reo_at = None;
+        self.rtx_log.clear();
+        self.relost.clear();
     }
 
     /// The window the sender may fill: cwnd, NewReno's inflated window in

@@ -64,8 +64,7 @@ impl RingBuffer {
     /// `new_cap` bytes (`keep <= new_cap`).
     fn relocate(&mut self, new_cap: usize, keep: usize) {
         let keep = keep.min(new_cap).min(self.capacity());
-        let mut fresh = Vec::new();
-        fresh.resize(new_cap, 0);
+        let mut fresh = alloc::vec![0u8; new_cap];
         let (a, b) = self.slices(0, keep);
         fresh[..a.len()].copy_from_slice(a);
         fresh[a.len()..a.len() + b.len()].copy_from_slice(b);

@@ -15,7 +15,7 @@
 //! assert_eq!(b.write(b"hello world"), 8); // the limit, not the max
 //! b.ack(6);
 //! let (a, rest) = b.slice(0, 10);
-//! assert_eq!([a, rest].concat(), b"or");
+//! assert_eq!([a, rest].concat(), b"wo");
 //! ```
 
 use super::ring::RingBuffer;

@@ -16,6 +16,8 @@ impl Connection {
         let mut at = None;
         for t in [
             self.rtx_at,
+            self.reo_at,
+            self.tlp_at,
             self.persist_at,
             self.delack_at,
             self.keepalive_at,
@@ -46,6 +48,12 @@ impl Connection {
         if due(self.delack_at) {
             self.delack_at = None;
             self.ack_now = true;
+        }
+        if due(self.reo_at) {
+            self.on_reo_timer(now);
+        }
+        if due(self.tlp_at) && !due(self.rtx_at) {
+            self.on_tlp_timer(now);
         }
         if due(self.rtx_at) {
             self.rtx_at = None;

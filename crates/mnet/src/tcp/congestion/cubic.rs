@@ -60,9 +60,9 @@ pub struct Cubic {
     /// W_est (§4.3), bytes, and its fractional remainder (numerator over
     /// 17 * cwnd).
     w_est: usize,
-    w_est_rem: u128,
+    w_est_rem: u64,
     /// Fractional remainder of cwnd increases (numerator over cwnd).
-    cwnd_rem: u128,
+    cwnd_rem: u64,
 }
 
 impl Cubic {
@@ -138,10 +138,11 @@ impl Cubic {
         // recently setting ssthresh ... the sender SHOULD set alpha_cubic
         // to 1").
         let (a_num, a_den) = if self.w_est >= self.cwnd_prior { (1u128, 1u128) } else { (9, 17) };
-        let num = self.w_est_rem + a_num * acked as u128 * mss as u128;
+        let num = u128::from(self.w_est_rem) + a_num * acked as u128 * mss as u128;
         let den = a_den * cwnd;
         self.w_est = self.w_est.saturating_add((num / den) as usize).min(MAX_WINDOW);
-        self.w_est_rem = num % den;
+        // The remainder is below 17 * cwnd <= 17 * 2^30: it fits.
+        self.w_est_rem = (num % den) as u64;
 
         // §4.2: W_cubic(t) at t and at t + RTT (the target, §4.4).
         let w_now = self.w_cubic(t_ms - self.k_ms as i128, mss);
@@ -159,9 +160,9 @@ impl Cubic {
         let target = self
             .w_cubic(t_ms + rtt_ms - self.k_ms as i128, mss)
             .clamp(self.cwnd, self.cwnd + self.cwnd / 2);
-        let num = self.cwnd_rem + (target - self.cwnd) as u128 * acked as u128;
+        let num = u128::from(self.cwnd_rem) + (target - self.cwnd) as u128 * acked as u128;
         self.cwnd = self.cwnd.saturating_add((num / cwnd) as usize).min(MAX_WINDOW);
-        self.cwnd_rem = num % cwnd;
+        self.cwnd_rem = (num % cwnd) as u64;
     }
 
     /// W_max, bytes (for tests and `TcpInfo`).

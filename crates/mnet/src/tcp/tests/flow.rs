@@ -367,3 +367,67 @@ fn receive_window_grows_with_a_fast_reader() {
     }
     assert!(window > 256 * 1024, "window {window}");
 }
+
+#[test]
+fn keepalive_probes_then_gives_up() {
+    // RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: keep-alive probes on an idle
+    // connection, "SEG.SEQ = SND.NXT-1"; off by default.
+    let mut c = client();
+    assert_eq!(c.poll_at(), None, "keepalive is off by default");
+    c.set_keepalive(Some(crate::tcp::Keepalive {
+        idle: ms(10_000),
+        interval: ms(1000),
+        probes: 3,
+    }));
+    assert_eq!(c.poll_at(), Some(t(10) + ms(10_000)));
+    let mut at = t(10) + ms(10_000);
+    for i in 0..3 {
+        assert_eq!(c.on_timer(at), crate::tcp::TimerOutcome::Ok);
+        let p = out(&mut c, at);
+        assert_eq!(p.len(), 1, "probe {i}");
+        assert_eq!((p[0].seq(), p[0].len()), (CLIENT_ISS, 0));
+        assert_eq!(c.poll_at(), Some(at + ms(1000)));
+        at += ms(1000);
+    }
+    assert_eq!(c.on_timer(at), crate::tcp::TimerOutcome::Closed);
+    assert_eq!(c.error(), Some(Error::TimedOut));
+}
+
+#[test]
+fn keepalive_answered_keeps_the_connection() {
+    let mut c = client();
+    c.set_keepalive(Some(crate::tcp::Keepalive {
+        idle: ms(10_000),
+        interval: ms(1000),
+        probes: 2,
+    }));
+    let at = t(10) + ms(10_000);
+    c.on_timer(at);
+    assert_eq!(out(&mut c, at).len(), 1);
+    // The peer answers the probe: idle again, probes counted from zero.
+    feed(&mut c, at + ms(20), &seg(SERVER_ISS + 1, Some(CLIENT_ISS + 1), TcpFlags::ACK, &[]));
+    assert_eq!(c.poll_at(), Some(at + ms(20) + ms(10_000)));
+    assert_eq!(c.state(), State::Established);
+}
+
+#[test]
+fn unanswered_zero_window_probes_time_out() {
+    // RFC 1122 §4.2.2.17 keeps a connection open "as long as the receiving
+    // TCP continues to send acknowledgments in response to the probe
+    // segments"; a peer that has gone silent is given up after the retry
+    // limit, as Linux does.
+    let mut c = client();
+    feed(&mut c, t(20), &ack_with_window(CLIENT_ISS + 1, 0));
+    c.send(b"stuck").unwrap();
+    out(&mut c, t(20));
+    let mut probes = 0;
+    loop {
+        let at = c.poll_at().unwrap();
+        if c.on_timer(at) == crate::tcp::TimerOutcome::Closed {
+            break;
+        }
+        probes += out(&mut c, at).len();
+    }
+    assert_eq!(probes, 15);
+    assert_eq!(c.error(), Some(Error::TimedOut));
+}

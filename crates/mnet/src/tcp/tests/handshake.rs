@@ -319,13 +319,61 @@ fn icmp_errors_hard_in_syn_sent_soft_later() {
     // When the connection later times out, the soft error is the reason.
     c.send(b"x").unwrap();
     out(&mut c, t(20));
-    let mut now = t(20);
     loop {
-        now = c.poll_at().unwrap();
+        let now = c.poll_at().unwrap();
         if c.on_timer(now) == TimerOutcome::Closed {
             break;
         }
         out(&mut c, now);
     }
     assert_eq!(c.error(), Some(Error::NetworkUnreachable));
+}
+
+#[test]
+fn syn_cookie_handshake_restores_the_options() {
+    // RFC 4987 §3.6: the listener keeps no state; the ACK brings back the
+    // MSS in the cookie and (with timestamps) the other options in TSecr.
+    use crate::tcp::syn_cookie::{check_cookie, make_cookie, syn_ack};
+    let cfg = TcpConfig::default();
+    let secret = [9u8; 16];
+    let ts_offset = 4242; // the same offset for the SYN-ACK and the connection
+    let mut client = Connection::connect(&cfg, client_addr(), server_addr(), TcpSeqNumber(CLIENT_ISS), 1460, t(0), 7);
+    let syn = out(&mut client, t(0)).remove(0);
+    let cookie = make_cookie(&secret, &server_addr(), &client_addr(), syn.repr.seq_number, 1460, t(5));
+    let sa = syn_ack(&cfg, &syn.repr(), cookie, 1460, t(5), ts_offset);
+    assert_eq!(feed(&mut client, t(10), &sa), SegmentOutcome::Ok);
+    assert!(client.is_established());
+    client.send(b"request").unwrap();
+    let v = out(&mut client, t(10));
+    // The first data segment completes the handshake for the server.
+    let ack = &v[0];
+    let peer_mss = check_cookie(&secret, &server_addr(), &client_addr(), &ack.repr(), t(15)).expect("valid cookie");
+    assert_eq!(peer_mss, 1460);
+    let iss = ack.repr.ack_number.unwrap() - 1;
+    let mut server = Connection::from_cookie(
+        &cfg,
+        server_addr(),
+        client_addr(),
+        &ack.repr(),
+        iss,
+        peer_mss,
+        1460,
+        t(15),
+        ts_offset,
+    );
+    assert_eq!(server.state(), State::Established);
+    let info = server.info();
+    assert!(info.timestamps && info.sack && info.ecn, "{info:?}");
+    assert_eq!((info.snd_wscale, info.rcv_wscale), (7, 7));
+    let mut buf = [0u8; 16];
+    assert_eq!(server.recv(&mut buf), Ok(7));
+    assert_eq!(&buf[..7], b"request");
+    // The reply reaches the client, which accepts its timestamps (PAWS):
+    // the server's TSvals continue those of the SYN-ACK.
+    server.send(b"response").unwrap();
+    for s in out(&mut server, t(20)) {
+        feed(&mut client, t(30), &s.repr());
+    }
+    assert_eq!(client.recv(&mut buf), Ok(8));
+    assert_eq!(&buf[..8], b"response");
 }

@@ -337,3 +337,28 @@ fn congestion_window_after_transfer_is_sane() {
     assert!(o.client.cwnd >= o.client.snd_mss);
     let _ = crate::tcp::Congestion::new(CongestionKind::Cubic, 1000, 10).window();
 }
+
+#[test]
+fn twenty_percent_loss_still_completes() {
+    let cfg = TcpConfig::default();
+    let o = transfer(&cfg, 256 << 10, 200, 20, 13, None);
+    assert!(o.client.retransmits > 10);
+}
+
+#[test]
+fn many_seeds_with_loss_and_reordering() {
+    for seed in 1..=12u64 {
+        let cfg = TcpConfig {
+            congestion: if seed % 2 == 0 {
+                CongestionKind::NewReno
+            } else {
+                CongestionKind::Cubic
+            },
+            sack: seed % 3 != 0,
+            timestamps: seed % 4 != 0,
+            ..TcpConfig::default()
+        };
+        let loss = [0, 10, 50, 100][(seed % 4) as usize];
+        transfer(&cfg, 512 << 10, loss, 30, seed * 7919, None);
+    }
+}

@@ -2,6 +2,7 @@
 //! recovery (RFC 5681, RFC 6582), SACK recovery (RFC 6675), ECN (RFC
 //! 3168).
 
+use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
@@ -66,7 +67,13 @@ fn timeout_recovery_resends_in_slow_start_and_resets_backoff() {
     feed(&mut c, t(280), &ack(6001));
     assert_eq!(c.info().bytes_in_flight, 0);
     assert_eq!(c.poll_at(), None);
-    assert_eq!(c.info().rto, ms(200), "backoff cleared by the new sample");
+    // Karn's algorithm: no sample from retransmitted data, so the backed
+    // off RTO stays (RFC 6298 §5.7 keeps it until a valid measurement).
+    assert_eq!(c.info().rto, ms(400));
+    c.send(&[2u8; 100]).unwrap();
+    out(&mut c, t(300));
+    feed(&mut c, t(310), &ack(6101));
+    assert_eq!(c.info().rto, ms(200), "a fresh sample clears the backoff");
 }
 
 #[test]
@@ -157,15 +164,17 @@ fn sack_recovery_retransmits_exactly_the_holes() {
     );
     feed(&mut c, t(43), &sack(2001, &[b(6001, 7001), b(3001, 5001)]));
     let v = out(&mut c, t(43));
-    // Three segments SACKed above 2001 (RFC 6675 IsLost): 2001 is resent.
-    assert_eq!(seqs(&v), [2001]);
-    feed(&mut c, t(44), &sack(2001, &[b(6001, 11_001), b(3001, 5001)]));
-    let v = out(&mut c, t(44));
-    // 5001 now has more than 2 segments SACKed above it.
-    assert_eq!(seqs(&v), [5001]);
+    // Three segments SACKed above 2001 (RFC 6675 IsLost): recovery starts
+    // and 2001 is resent (rule 1). CUBIC leaves cwnd at 7000 with 5000 in
+    // the pipe, so rule (3) also resends the other hole, 5001 (below the
+    // highest SACK, not yet "lost"). No new data exists (rule 2).
+    assert_eq!(seqs(&v), [2001, 5001]);
     let info = c.info();
     assert_eq!(info.retransmits, 2);
     assert_eq!(info.fast_retransmits, 1);
+    // More SACKs: nothing is sent twice, nothing SACKed is sent at all.
+    feed(&mut c, t(44), &sack(2001, &[b(6001, 11_001), b(3001, 5001)]));
+    assert!(seqs(&out(&mut c, t(44))).is_empty());
     // The retransmissions arrive: recovery ends with a cumulative ACK.
     feed(&mut c, t(60), &sack(5001, &[b(6001, 11_001)]));
     feed(&mut c, t(61), &ack(11_001));
@@ -306,4 +315,135 @@ fn path_mtu_shrink_resends_smaller_without_touching_cwnd() {
     assert_eq!(seqs(&v)[0], CLIENT_ISS + 1);
     assert_eq!(c.info().cwnd, cwnd);
     assert_eq!(c.info().snd_mss, 600);
+}
+
+fn ts_sack_client() -> Connection {
+    let cfg = TcpConfig {
+        sack: true,
+        timestamps: true,
+        ..plain()
+    };
+    client_with(&cfg, |sa| {
+        sa.sack_permitted = true;
+        sa.timestamp = Some((100, 1000));
+    })
+}
+
+fn ts_ack(n: u32, blocks: &[(u32, u32)], tsecr: u32) -> TcpRepr<'static> {
+    let mut s = sack(n, blocks);
+    s.timestamp = Some((200, tsecr));
+    s
+}
+
+/// Sends five segments at t(20) (TSval 1020), makes the first look lost
+/// by SACKs at t(40), and returns the connection after the fast
+/// retransmission (TSval 1040) with the congestion window it had before.
+fn reordered_first_segment() -> (Connection, usize, u32) {
+    let mut c = ts_sack_client();
+    let mss = c.info().snd_mss as u32;
+    c.send(&vec![1u8; 5 * mss as usize]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 5);
+    let before = c.info().cwnd;
+    let s = CLIENT_ISS + 1;
+    for k in 2..=4 {
+        feed(&mut c, t(40), &ts_ack(s, &[(s + mss, s + k * mss)], 1020));
+    }
+    let v = out(&mut c, t(40));
+    assert_eq!(seqs(&v), [s]);
+    assert_eq!(v[0].repr.timestamp.map(|t| t.0), Some(1040));
+    assert!(c.info().cwnd < before);
+    (c, before, s + 5 * mss)
+}
+
+#[test]
+fn spurious_fast_retransmit_is_undone() {
+    // RFC 3522 §3.2: "If the value of the Timestamp Echo Reply field of the
+    // acceptable ACK's Timestamps option is smaller than the value of
+    // RetransmitTS ... the retransmission was spurious"; RFC 4015 restores
+    // the window.
+    let (mut c, before, end) = reordered_first_segment();
+    // The original first segment arrives after all: the full ACK echoes its
+    // TSval (1020), older than the retransmission's (1040).
+    feed(&mut c, t(60), &ts_ack(end, &[], 1020));
+    let info = c.info();
+    assert_eq!(info.spurious_undone, 1);
+    assert_eq!(info.cwnd, before);
+}
+
+#[test]
+fn real_loss_is_not_undone() {
+    let (mut c, before, end) = reordered_first_segment();
+    // The retransmission filled the hole: the ACK echoes its TSval.
+    feed(&mut c, t(60), &ts_ack(end, &[], 1040));
+    let info = c.info();
+    assert_eq!(info.spurious_undone, 0);
+    assert!(info.cwnd < before);
+}
+
+#[test]
+fn tail_loss_probe_resends_the_last_segment_before_the_rto() {
+    // RFC 8985 §7.2: "PTO = 2 * SRTT"; §7.3: with nothing new to send,
+    // "retransmit the highest-sequence segment sent so far".
+    let mut c = sack_client(10); // SRTT 10 ms from the handshake
+    c.send(&[1u8; 3000]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 3);
+    assert_eq!(c.poll_at(), Some(t(40)), "the probe timer, not the 200 ms RTO");
+    c.on_timer(t(40));
+    let v = out(&mut c, t(40));
+    assert_eq!(seqs(&v), [3001]);
+    assert_eq!(c.info().tail_loss_probes, 1);
+    // The RTO follows the probe.
+    assert_eq!(c.poll_at(), Some(t(240)));
+    // The probe's ACK SACKs it: the earlier segments are lost once the
+    // reordering window (min RTT / 4) passes — RACK, not the RTO.
+    feed(&mut c, t(50), &sack(1001, &[(3001, 4001)]));
+    let at = c.poll_at().unwrap();
+    assert!(at <= t(53), "{at:?}");
+    c.on_timer(at);
+    assert_eq!(seqs(&out(&mut c, at)), [1001, 2001]);
+    assert_eq!(c.info().timeouts, 0);
+}
+
+#[test]
+fn rack_marks_a_hole_lost_with_a_single_sack_after_the_reordering_window() {
+    let mut c = sack_client(10);
+    c.send(&[1u8; 2000]).unwrap();
+    out(&mut c, t(20));
+    // Only one segment after the hole: RFC 6675 IsLost() cannot fire.
+    feed(&mut c, t(30), &sack(1001, &[(2001, 3001)]));
+    assert!(seqs(&out(&mut c, t(30))).is_empty());
+    let at = c.poll_at().unwrap();
+    assert_eq!(at, t(30) + Duration::from_micros(2500));
+    c.on_timer(at);
+    assert_eq!(seqs(&out(&mut c, at)), [1001]);
+    assert_eq!(c.info().fast_retransmits, 1);
+}
+
+#[test]
+fn a_lost_retransmission_is_sent_again_without_a_timeout() {
+    // RFC 8985 §6.2 applied to retransmissions: data sent after the
+    // retransmission was delivered, the retransmission was not.
+    let mut c = sack_client(20);
+    c.send(&[1u8; 6000]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 6);
+    let s = CLIENT_ISS + 1;
+    for k in 2..=4 {
+        feed(&mut c, t(30), &sack(s, &[(s + 1000, s + k * 1000)]));
+    }
+    assert_eq!(seqs(&out(&mut c, t(30))).first(), Some(&s));
+    // New data goes out after the retransmission.
+    c.send(&[2u8; 1000]).unwrap();
+    feed(&mut c, t(31), &sack(s, &[(s + 1000, s + 6000)]));
+    let v = out(&mut c, t(31));
+    assert!(seqs(&v).contains(&(s + 6000)), "{:?}", seqs(&v));
+    // That new data is SACKed; the retransmission of `s` is not.
+    feed(&mut c, t(45), &sack(s, &[(s + 1000, s + 7000)]));
+    let mut again = seqs(&out(&mut c, t(45)));
+    if again.is_empty() {
+        let at = c.poll_at().unwrap();
+        c.on_timer(at);
+        again = seqs(&out(&mut c, at));
+    }
+    assert_eq!(again, [s]);
+    assert_eq!(c.info().timeouts, 0);
 }

@@ -6,6 +6,7 @@ mod flow;
 mod handshake;
 mod loopback;
 mod loss;
+mod robust;
 mod rst;
 
 use alloc::vec::Vec;

@@ -1,0 +1,266 @@
+//! After warm-up, the receive and transmit paths allocate nothing per
+//! packet (ARCHITECTURE.md, "Frame buffers kept for reuse").
+//!
+//! Two stacks, A and B, are wired back to back: frames go from one's
+//! `transmit` straight into the other's `receive`. After a warm-up (ARP
+//! resolved, sockets bound, traffic of every kind exchanged, a fragmented
+//! datagram reassembled once), a counting global allocator watches 1,000
+//! rounds of: a 100-byte UDP datagram A→B read by B's socket, and an ICMP
+//! echo request from A's echo socket answered by B and read by A, with
+//! both stacks polled. A second test does the same for a TCP connection
+//! (100 bytes A→B, read by B, acknowledged). Every allocation,
+//! reallocation or free in the measured window is counted; the first few
+//! are recorded with a backtrace, printed if the count is not zero.
+//!
+//! Counting is per thread (thread-local switch and counters), so the tests
+//! and the harness's other threads cannot disturb each other's count. The
+//! library forbids `unsafe`; this test needs it for `GlobalAlloc` only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::backtrace::Backtrace;
+use std::cell::{Cell, RefCell};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::thread::LocalKey;
+
+use mnet::link::FrameMeta;
+use mnet::stack::{EchoEvent, Stack};
+use mnet::wire::{EthernetAddress, IpCidr};
+use mnet::{Config, Duration, Instant};
+
+/// Allocation events recorded with a backtrace, at most.
+const MAX_TRACES: usize = 4;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static FREES: Cell<u64> = const { Cell::new(0) };
+    static TRACES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Count one event if this thread is counting; keep a backtrace of the
+/// first few. Counting is switched off while the backtrace is taken, so
+/// its own allocations are neither counted nor traced.
+fn record(what: &'static str, counter: &'static LocalKey<Cell<u64>>) {
+    if !COUNTING.try_with(Cell::get).unwrap_or(false) {
+        return;
+    }
+    let n = counter.with(|c| c.replace(c.get() + 1));
+    let events = ALLOCS.with(Cell::get) + FREES.with(Cell::get);
+    if events <= MAX_TRACES as u64 {
+        COUNTING.with(|c| c.set(false));
+        let trace = format!("{what} #{n}:\n{}", Backtrace::force_capture());
+        TRACES.with(|t| t.borrow_mut().push(trace));
+        COUNTING.with(|c| c.set(true));
+    }
+}
+
+/// Run `f` with counting on; returns (allocations, frees, traces).
+fn count(f: impl FnOnce()) -> (u64, u64, String) {
+    ALLOCS.with(|c| c.set(0));
+    FREES.with(|c| c.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    let traces = TRACES.with(|t| t.borrow_mut().drain(..).collect::<Vec<_>>().join("\n"));
+    (ALLOCS.with(Cell::get), FREES.with(Cell::get), traces)
+}
+
+/// `System`, counting.
+struct CountingAlloc;
+
+// SAFETY: every method forwards its arguments unchanged to `System`, which
+// implements `GlobalAlloc` correctly; the bookkeeping in `record` touches
+// only const-initialised thread-locals, and allocates (the backtrace) only
+// while counting is switched off for this thread, so it never recurses
+// into its own tracing.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record("alloc", &ALLOCS);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract
+        // (non-zero size), which is `System::alloc`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record("alloc_zeroed", &ALLOCS);
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record("realloc", &ALLOCS);
+        // SAFETY: `ptr` was allocated by this allocator, that is by
+        // `System`, with `layout`; the caller upholds the rest.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record("dealloc", &FREES);
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]);
+const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]);
+const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const ROUNDS: u16 = 1000;
+/// Small TCP rounds before measuring: 500 KB through a 64 KiB send ring.
+const WARMUP_TCP_ROUNDS: u32 = 5000;
+
+fn stack(mac: EthernetAddress, ip: Ipv4Addr, seed: u8, now: Instant) -> Stack {
+    let cidr = IpCidr::new(IpAddr::V4(ip), 24).expect("valid prefix");
+    Stack::new(Config::new(mac, [seed; 32]).address(cidr), now)
+}
+
+/// Move frames both ways until both stacks are quiet; returns how many moved.
+fn exchange(a: &mut Stack, b: &mut Stack, now: Instant) -> usize {
+    let mut moved = 0;
+    for _ in 0..100 {
+        let n = a.transmit(&mut |meta: &FrameMeta, f: &[u8]| {
+            b.receive(now, meta, f);
+            true
+        }) + b.transmit(&mut |meta: &FrameMeta, f: &[u8]| {
+            a.receive(now, meta, f);
+            true
+        });
+        if n == 0 {
+            return moved;
+        }
+        moved += n;
+    }
+    panic!("frames kept flowing");
+}
+
+#[test]
+fn steady_state_udp_and_echo_allocate_nothing() {
+    let mut now = Instant::from_secs(1);
+    let mut a = stack(MAC_A, IP_A, 1, now);
+    let mut b = stack(MAC_B, IP_B, 2, now);
+    let to_b = SocketAddr::new(IpAddr::V4(IP_B), 7);
+    let ha = a.udp_bind(SocketAddr::new(IpAddr::V4(IP_A), 4000)).expect("bind A");
+    let hb = b.udp_bind(to_b).expect("bind B");
+    let ea = a.echo_open(Some(0x4d4e)).expect("echo socket");
+    let datagram = [0x5au8; 100];
+    let ping = [0xa5u8; 56];
+    let mut buf = vec![0u8; 65536];
+
+    // Warm-up: announcements, ARP both ways, a datagram and a ping of each
+    // size, one datagram fragmented and reassembled, then steady rounds.
+    for t in 0..6 {
+        now = Instant::from_secs(1 + t);
+        a.poll(now);
+        b.poll(now);
+        exchange(&mut a, &mut b, now);
+    }
+    let big: Vec<u8> = (0..30_000u32).map(|i| i as u8).collect();
+    a.udp_send_to(now, ha, &big, Some(to_b)).expect("large datagram");
+    exchange(&mut a, &mut b, now);
+    assert_eq!(
+        b.udp_recv_from(hb, &mut buf).expect("reassembled"),
+        (big.len(), a.udp_local_addr(ha).expect("bound"))
+    );
+    assert_eq!(b.stats().traffic.ipv4_reassembled, 1);
+    let round = |a: &mut Stack, b: &mut Stack, buf: &mut [u8], now: Instant, seq: u16| {
+        a.udp_send_to(now, ha, &datagram, Some(to_b)).expect("send");
+        exchange(a, b, now);
+        let (n, _) = b.udp_recv_from(hb, buf).expect("datagram arrived");
+        assert_eq!(n, datagram.len());
+        a.echo_send(now, ea, IpAddr::V4(IP_B), seq, &ping).expect("ping");
+        exchange(a, b, now);
+        match a.echo_recv(ea, buf) {
+            Ok(EchoEvent::Reply { seq_no, len, .. }) => assert_eq!((seq_no, len), (seq, ping.len())),
+            other => panic!("no echo reply: {other:?}"),
+        }
+        a.poll(now);
+        b.poll(now);
+    };
+    for seq in 0..100 {
+        now += Duration::from_millis(1);
+        round(&mut a, &mut b, &mut buf, now, seq);
+    }
+
+    // Measure.
+    let frames_before = a.stats().traffic.frames_out + b.stats().traffic.frames_out;
+    let (allocs, frees, traces) = count(|| {
+        for seq in 100..100 + ROUNDS {
+            now += Duration::from_millis(1);
+            round(&mut a, &mut b, &mut buf, now, seq);
+        }
+    });
+    let frames = a.stats().traffic.frames_out + b.stats().traffic.frames_out - frames_before;
+
+    assert_eq!(frames, 3 * u64::from(ROUNDS), "each round moves 3 frames");
+    assert_eq!(b.stats().total_drops() + a.stats().total_drops(), 0, "{}\n{}", a.stats(), b.stats());
+    assert!(
+        allocs + frees == 0,
+        "{allocs} allocations and {frees} frees in {ROUNDS} rounds ({frames} frames); the first:\n{traces}"
+    );
+}
+
+#[test]
+fn steady_state_tcp_allocates_nothing() {
+    let mut now = Instant::from_secs(1);
+    let mut a = stack(MAC_A, IP_A, 3, now);
+    let mut b = stack(MAC_B, IP_B, 4, now);
+    let listener = b.tcp_listen(SocketAddr::new(IpAddr::V4(IP_B), 80), 4).expect("listen");
+    let ca = a.tcp_connect(now, SocketAddr::new(IpAddr::V4(IP_B), 80)).expect("connect");
+    exchange(&mut a, &mut b, now);
+    let (cb, _) = b.tcp_accept(listener).expect("accepted");
+    // Each 100-byte write goes out at once (no Nagle wait for the ACK).
+    a.tcp_set_nodelay(now, ca, true).expect("nodelay");
+    let chunk = [0x3cu8; 100];
+    let mut buf = vec![0u8; 65536];
+    let round = |a: &mut Stack, b: &mut Stack, buf: &mut [u8], now: Instant| {
+        assert_eq!(a.tcp_send(now, ca, &chunk).expect("send"), chunk.len());
+        exchange(a, b, now);
+        assert_eq!(b.tcp_recv(now, cb, buf).expect("data arrived"), chunk.len());
+        exchange(a, b, now);
+        a.poll(now);
+        b.poll(now);
+        exchange(a, b, now);
+    };
+    // Warm-up: a large write (full segments, window growth), then small
+    // rounds until the send ring has wrapped: the first segment that
+    // straddles the ring's end sizes the connection's scratch buffer, once
+    // (`tcp/output.rs`, `send_data`).
+    let big = vec![7u8; 1_000_000];
+    let (mut sent, mut received) = (0, 0);
+    for _ in 0..100_000 {
+        if sent == big.len() {
+            break;
+        }
+        now += Duration::from_millis(1);
+        sent += a.tcp_send(now, ca, &big[sent..]).unwrap_or(0);
+        exchange(&mut a, &mut b, now);
+        while let Ok(n @ 1..) = b.tcp_recv(now, cb, &mut buf) {
+            received += n;
+        }
+        exchange(&mut a, &mut b, now);
+    }
+    assert_eq!((sent, received), (big.len(), big.len()), "the bulk transfer finished");
+    for _ in 0..WARMUP_TCP_ROUNDS {
+        now += Duration::from_millis(1);
+        round(&mut a, &mut b, &mut buf, now);
+    }
+
+    let (allocs, frees, traces) = count(|| {
+        for _ in 0..ROUNDS {
+            now += Duration::from_millis(1);
+            round(&mut a, &mut b, &mut buf, now);
+        }
+    });
+    assert!(
+        allocs + frees == 0,
+        "{allocs} allocations and {frees} frees in {ROUNDS} TCP rounds; the first:\n{traces}"
+    );
+    // The delayed ACK timer acknowledges the tail.
+    now += Duration::from_secs(1);
+    b.poll(now);
+    exchange(&mut a, &mut b, now);
+    assert_eq!(a.tcp_unacked(ca).expect("open"), 0, "every byte acknowledged");
+}
