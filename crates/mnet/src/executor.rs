@@ -129,30 +129,33 @@ impl Executor {
 
     /// Poll every task whose waker fired (new tasks count as woken).
     /// Returns whether any task was polled.
+    /// One pass: a task that wakes itself again runs in the next round,
+    /// after the drivers had their turn (no starvation of the devices).
     fn run_ready(&mut self) -> bool {
         let mut polled = false;
-        loop {
-            let new: Vec<LocalTask> = core::mem::take(&mut *self.incoming.borrow_mut());
-            for future in new {
-                let (flag, waker) = self.new_waker();
-                self.tasks.push(Task { future, flag, waker });
-            }
-            if !self.any.0.swap(false, Ordering::AcqRel) {
-                break;
-            }
-            let mut i = 0;
-            while i < self.tasks.len() {
-                let t = &mut self.tasks[i];
-                if t.flag.woken.swap(false, Ordering::AcqRel) {
-                    polled = true;
-                    let mut cx = Context::from_waker(&t.waker);
-                    if t.future.as_mut().poll(&mut cx).is_ready() {
-                        self.tasks.swap_remove(i);
-                        continue;
-                    }
+        let new: Vec<LocalTask> = core::mem::take(&mut *self.incoming.borrow_mut());
+        for future in new {
+            let (flag, waker) = self.new_waker();
+            self.tasks.push(Task { future, flag, waker });
+        }
+        if !self.any.0.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        let mut i = 0;
+        while i < self.tasks.len() {
+            let t = &mut self.tasks[i];
+            if t.flag.woken.swap(false, Ordering::AcqRel) {
+                polled = true;
+                let mut cx = Context::from_waker(&t.waker);
+                if t.future.as_mut().poll(&mut cx).is_ready() {
+                    self.tasks.swap_remove(i);
+                    continue;
                 }
-                i += 1;
             }
+            i += 1;
+        }
+        if !self.incoming.borrow().is_empty() {
+            self.any.0.store(true, Ordering::Release);
         }
         polled
     }

@@ -127,14 +127,23 @@ impl Stack {
         } else {
             usize::from(next_hop_mtu)
         };
-        // Reports at or above the link MTU carry no news.
-        if mtu < self.mtu() {
-            // Datagram sockets read the path MTU at each send; TCP will be
-            // told here when it lands.
-            if self.pmtu.update(now, IpAddr::V4(inv.dst), mtu) {
+        // Reports at or above the link MTU carry no news, and neither does
+        // one at or above the size of the datagram it quotes (that datagram
+        // would have fit: a forged or confused report).
+        let quoted_len = invoking
+            .get(2..4)
+            .map_or(usize::MAX, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        if mtu < self.mtu() && mtu < quoted_len {
+            // Datagram sockets read the path MTU at each send; TCP
+            // connections read it whenever they are serviced.
+            if self.pmtu.update(now, IpAddr::V4(inv.dst), mtu) && inv.protocol == IpProtocol::Tcp {
                 // RFC 1191 §6.4 (TCP): "the TCP layer ... must ... reduce
-                // the size of the segments it sends".
-                self.tcp_path_mtu_changed(now, IpAddr::V4(inv.dst));
+                // the size of the segments it sends". The quoted connection
+                // reacts now; others to that host at their next event.
+                let (sp, dp) = inv.ports();
+                let local = core::net::SocketAddr::new(IpAddr::V4(inv.src), sp);
+                let remote = core::net::SocketAddr::new(IpAddr::V4(inv.dst), dp);
+                self.tcp_path_mtu_changed(now, local, remote);
             }
         }
     }

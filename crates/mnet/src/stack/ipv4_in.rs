@@ -21,8 +21,8 @@ pub(super) struct Ipv4Meta {
 }
 
 impl Stack {
-    /// One IPv4 packet, from the link or from loopback.
-    pub(super) fn process_ipv4(&mut self, now: Instant, link_broadcast: bool, bytes: &[u8], csum_valid: bool) {
+    /// One IPv4 packet, from the link (`from_wire`) or from loopback.
+    pub(super) fn process_ipv4(&mut self, now: Instant, from_wire: bool, link_broadcast: bool, bytes: &[u8], csum_valid: bool) {
         self.stats.traffic.ipv4_in += 1;
         let pkt = match Ipv4Packet::new_checked(bytes) {
             Ok(p) => p,
@@ -56,6 +56,12 @@ impl Stack {
         // rules of this section." (broadcast, multicast, class E)
         if repr.src_addr.is_broadcast() || repr.src_addr.is_multicast() || self.is_ipv4_broadcast(repr.src_addr) {
             self.stats.record(Drop::Ipv4BadSource);
+            return;
+        }
+        // RFC 1122 §3.2.1.3 (g): "Internal host loopback address.
+        // Addresses of this form MUST NOT appear outside a host."
+        if from_wire && (repr.src_addr.is_loopback() || repr.dst_addr.is_loopback()) {
+            self.stats.record(Drop::Ipv4Martian);
             return;
         }
         let broadcast = self.is_ipv4_broadcast(repr.dst_addr);

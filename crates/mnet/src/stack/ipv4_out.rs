@@ -138,6 +138,11 @@ impl Stack {
                 NextHop::Loopback => 0,
                 NextHop::Link { .. } => Self::fragments_needed(ip_len, self.path_mtu(now, IpAddr::V4(dst))),
             };
+            // A datagram that could never fit in the free half of the
+            // queue (where senders are woken) would wait forever.
+            if frames > self.limits.tx_queue_frames / 2 {
+                return Err(Error::MessageTooLong);
+            }
             if !self.tx_has_room(frames) {
                 return Err(Error::WouldBlock);
             }
@@ -168,6 +173,10 @@ impl Stack {
         self.stats.traffic.ipv4_out += 1;
         match next {
             NextHop::Loopback => {
+                if self.loopback.len() >= self.limits.loopback_packets {
+                    // Deliver what is waiting first: it needs no device.
+                    self.drain_loopback(now);
+                }
                 if self.loopback.len() >= self.limits.loopback_packets {
                     self.stats.record(Drop::LoopbackFull);
                     self.pool.give(buf);

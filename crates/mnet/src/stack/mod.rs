@@ -318,7 +318,7 @@ impl Stack {
         }
         match eth.ethertype() {
             EtherType::Arp => self.process_arp(now, eth.payload()),
-            EtherType::Ipv4 => self.process_ipv4(now, dst.is_broadcast(), eth.payload(), meta.checksum_valid()),
+            EtherType::Ipv4 => self.process_ipv4(now, true, dst.is_broadcast(), eth.payload(), meta.checksum_valid()),
             EtherType::Ipv6 => self.stats.record(Drop::Ipv6Unsupported),
             EtherType::Unknown(_) => self.stats.record(Drop::EthUnknownType),
         }
@@ -370,7 +370,7 @@ impl Stack {
             self.pool.give(f.buf);
             sent += 1;
         }
-        if sent > 0 && self.tx.len() < self.limits.tx_queue_frames / 2 {
+        if sent > 0 && self.tx.len() <= self.limits.tx_queue_frames / 2 {
             for w in self.tx_waiters.drain(..) {
                 w.wake();
             }
@@ -444,7 +444,7 @@ impl Stack {
             budget -= 1;
             let Some(pkt) = self.loopback.pop_front() else { break };
             self.stats.traffic.loopback += 1;
-            self.process_ipv4(now, false, &pkt, true);
+            self.process_ipv4(now, false, false, &pkt, true);
             self.pool.give(pkt);
         }
     }

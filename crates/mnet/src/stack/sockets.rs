@@ -135,7 +135,9 @@ impl Stack {
 
     /// Wake `waker` when the transmit queue has room again.
     pub fn register_tx_space(&mut self, waker: &Waker) {
-        if self.tx_has_room(1) {
+        // The same threshold as the wake-up in `transmit`: waking earlier
+        // would only make the sender spin.
+        if self.tx.len() <= self.limits.tx_queue_frames / 2 {
             waker.wake_by_ref();
         } else if !self.tx_waiters.iter().any(|w| w.will_wake(waker)) {
             self.tx_waiters.push(waker.clone());

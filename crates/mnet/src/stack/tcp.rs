@@ -29,6 +29,10 @@ pub const CHALLENGE_ACK_RATE: u32 = 1000;
 /// Burst of [`CHALLENGE_ACK_RATE`].
 pub const CHALLENGE_ACK_BURST: u32 = 100;
 
+/// The largest accept queue a listener may ask for (Linux's default
+/// `net.core.somaxconn`).
+pub const MAX_LISTEN_BACKLOG: usize = 4096;
+
 /// `ECT(0)` in the two ECN bits of the IP header (RFC 3168 §5).
 const ECN_ECT0: u8 = 0b10;
 /// `CE` (RFC 3168 §5).
@@ -51,6 +55,8 @@ struct TcpSock {
     timer: Option<Instant>,
     /// Stopped sending because the transmit queue was full.
     blocked: bool,
+    /// Counted in its listener's SYN queue.
+    in_syn_queue: bool,
 }
 
 struct Listener {
@@ -155,12 +161,15 @@ impl Stack {
             self.stats.record(Drop::Ipv6Unsupported);
             return true;
         };
-        if !self.tx_has_room(1) {
+        let to_self = self.has_address(&IpAddr::V4(dst)) || dst.is_loopback();
+        if !to_self && !self.tx_has_room(1) {
             return false;
         }
         let mut tx = Ipv4Tx::new(Some(src), dst, IpProtocol::Tcp, repr.buffer_len());
-        // RFC 1191 §3: hosts doing path-MTU discovery set DF on what they send.
-        tx.dont_frag = true;
+        // RFC 1191 §3: hosts doing path-MTU discovery set DF on what they
+        // send — except at the floor the cache clamps forged tiny MTUs to,
+        // where the path may really be smaller (Linux does the same).
+        tx.dont_frag = !self.pmtu.is_clamped(now, IpAddr::V4(dst));
         tx.dscp_ecn = if ect { ECN_ECT0 } else { 0 };
         let sent = self.send_ipv4(now, tx, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
@@ -178,15 +187,30 @@ impl Stack {
     fn tcp_service(&mut self, now: Instant, h: Handle) {
         let Some(mut sock) = self.tcp.conns.take(h) else { return };
         let (local, remote) = (sock.conn.local(), sock.conn.remote());
-        sock.conn
-            .poll_transmit(now, &mut |repr, ect| self.tcp_emit(now, local, remote, repr, ect));
+        // RFC 1191 §6.4: segments follow the path MTU as it shrinks.
+        let mss = self.tcp_mss_for(now, remote.ip());
+        if mss < sock.conn.path_mss() {
+            sock.conn.set_mss(mss);
+        }
+        let mut refused = false;
+        sock.conn.poll_transmit(now, &mut |repr, ect| {
+            let ok = self.tcp_emit(now, local, remote, repr, ect);
+            refused |= !ok;
+            ok
+        });
+        if refused && !sock.blocked {
+            // Back-pressure: serviced again when the device drains the
+            // queue (the flag bounds the list by the connection count).
+            sock.blocked = true;
+            self.tcp.blocked.push_back(h);
+        }
         wake_both(&mut sock);
         // Accepted connections become visible once ESTABLISHED.
         if let (Some(lh), false) = (sock.listener, sock.queued)
             && sock.conn.is_established()
         {
+            self.tcp_leave_syn_queue(&mut sock);
             if let Some(l) = self.tcp.listeners.get_mut(lh) {
-                l.syn_queue = l.syn_queue.saturating_sub(1);
                 if l.accept_queue.len() < l.backlog {
                     l.accept_queue.push_back(h);
                     sock.queued = true;
@@ -202,7 +226,13 @@ impl Stack {
                     }
                 }
             } else {
+                // The listener was closed while this child was half-open:
+                // nobody can accept it, so reset it (and let it go).
                 sock.listener = None;
+                sock.orphan = true;
+                if let Some(rst) = sock.conn.abort() {
+                    self.tcp_emit(now, local, remote, &rst, false);
+                }
             }
         }
         let finished = sock.conn.state() == State::Closed && (sock.orphan || sock.listener.is_some() && !sock.queued);
@@ -214,11 +244,7 @@ impl Stack {
             if time_wait {
                 self.tcp_enter_time_wait(now, &sock.conn);
             }
-            if let Some(lh) = sock.listener.filter(|_| !sock.queued)
-                && let Some(l) = self.tcp.listeners.get_mut(lh)
-            {
-                l.syn_queue = l.syn_queue.saturating_sub(1);
-            }
+            self.tcp_leave_syn_queue(&mut sock);
             self.tcp.by_tuple.remove(&(local, remote));
             self.tcp.conns.release(h);
             return;
@@ -228,6 +254,16 @@ impl Stack {
             self.tcp.timers.insert((at, h));
         }
         self.tcp.conns.restore(h, sock);
+    }
+
+    /// A child leaves its listener's SYN queue (once, whatever the path).
+    fn tcp_leave_syn_queue(&mut self, sock: &mut TcpSock) {
+        if !core::mem::take(&mut sock.in_syn_queue) {
+            return;
+        }
+        if let Some(l) = sock.listener.and_then(|lh| self.tcp.listeners.get_mut(lh)) {
+            l.syn_queue = l.syn_queue.saturating_sub(1);
+        }
     }
 
     fn tcp_enter_time_wait(&mut self, now: Instant, conn: &Connection) {
@@ -289,7 +325,7 @@ impl Stack {
             // RFC 9293 §3.9.1... TCP is unicast only; RFC 1122 §4.2.3.10:
             // "A TCP implementation MUST silently discard an incoming SYN
             // segment that is addressed to a broadcast or multicast address."
-            self.stats.record(Drop::TcpMalformed);
+            self.stats.record(Drop::TcpBroadcast);
             return;
         }
         let Ok(pkt) = TcpPacket::new_checked(payload) else {
@@ -312,7 +348,10 @@ impl Stack {
         let ce = r.dscp_ecn & 0b11 == ECN_CE;
 
         if let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) {
-            let Some(sock) = self.tcp.conns.get_mut(h) else { return };
+            let Some(sock) = self.tcp.conns.get_mut(h) else {
+                self.stats.record(Drop::TcpStale);
+                return;
+            };
             match sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks) {
                 SegmentOutcome::SendReset(rst) => {
                     self.tcp_emit(now, local, remote, &rst, false);
@@ -323,23 +362,37 @@ impl Stack {
             return;
         }
 
+        let mut min_iss = None;
         if let Some(rec) = self.tcp.time_wait.get_mut(&(local, remote)) {
-            match rec.on_segment(now, &seg) {
+            let expires = rec.expires();
+            let action = rec.on_segment(now, &seg);
+            let (new_expires, reopen_iss) = (rec.expires(), rec.reopen_iss());
+            if new_expires != expires {
+                // RFC 9293 §3.10.7.4: a retransmitted FIN restarts the
+                // 2 MSL timeout; the old index entry is skipped at expiry.
+                self.tcp.time_wait_expiry.insert((new_expires, (local, remote)));
+            }
+            match action {
                 TimeWaitAction::Drop => return,
-                TimeWaitAction::Ack(ack) | TimeWaitAction::Rst(ack) => {
-                    self.tcp_emit(now, local, remote, &ack, false);
+                TimeWaitAction::Ack(reply) | TimeWaitAction::Rst(reply) => {
+                    // RFC 5961 §7: replies to blind segments are rate-limited.
+                    if self.tcp.challenge_acks.try_take(now) {
+                        self.tcp_emit(now, local, remote, &reply, false);
+                    }
                     return;
                 }
                 TimeWaitAction::Reopen => {
                     // RFC 6191 §2: a new SYN whose timestamp (or sequence
                     // number) is above the old incarnation's may reuse it.
                     self.tcp.time_wait.remove(&(local, remote));
+                    self.tcp.time_wait_expiry.remove(&(new_expires, (local, remote)));
+                    min_iss = Some(reopen_iss);
                 }
             }
         }
 
         if let Some(lh) = self.tcp.find_listener(&local) {
-            self.tcp_listen_segment(now, lh, local, remote, &seg);
+            self.tcp_listen_segment(now, lh, (local, remote), &seg, min_iss);
             return;
         }
         self.stats.record(Drop::TcpNoListener);
@@ -382,7 +435,7 @@ impl Stack {
     }
 
     /// A segment for a listening socket (RFC 9293 §3.10.7.2, LISTEN).
-    fn tcp_listen_segment(&mut self, now: Instant, lh: Handle, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
+    fn tcp_listen_segment(&mut self, now: Instant, lh: Handle, (local, remote): Tuple, seg: &TcpRepr<'_>, min_iss: Option<TcpSeqNumber>) {
         let f = seg.flags;
         // "first check for an RST: An incoming RST segment could not be
         // valid since it could not have been sent in response to anything
@@ -391,9 +444,10 @@ impl Stack {
         if f.contains(TcpFlags::RST) {
             return;
         }
-        if f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN) {
+        if f.contains(TcpFlags::ACK) {
             // Perhaps the end of a SYN-cookie handshake (RFC 4987 §3.6).
-            if let Some(peer_mss) = check_cookie(&self.tcp.cookie_secret, &local, &remote, seg, now)
+            if !f.contains(TcpFlags::SYN)
+                && let Some(peer_mss) = check_cookie(&self.tcp.cookie_secret, &local, &remote, seg, now)
                 && let Some(iss) = seg.ack_number.map(|a| a - 1usize)
             {
                 let backlog_room = self.tcp.listeners.get(lh).is_some_and(|l| l.accept_queue.len() < l.backlog);
@@ -401,10 +455,14 @@ impl Stack {
                     let mss = self.tcp_mss_for(now, remote.ip());
                     let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
                     let conn = Connection::from_cookie(&self.tcp.config, local, remote, seg, iss, peer_mss, mss, now, ts_offset);
-                    self.tcp_insert(now, conn, Some(lh));
+                    self.tcp_insert(now, conn, Some(lh), false);
                     return;
                 }
-                self.stats.record(Drop::TcpAcceptQueueFull);
+                self.stats.record(if backlog_room {
+                    Drop::TcpConnectionLimit
+                } else {
+                    Drop::TcpAcceptQueueFull
+                });
                 return;
             }
             // "second check for an ACK: Any acknowledgment is bad if it
@@ -418,20 +476,25 @@ impl Stack {
         if !f.contains(TcpFlags::SYN) {
             // "any other control or text-bearing segment ... drop the
             // segment and return."
-            self.stats.record(Drop::TcpMalformed);
+            self.stats.record(Drop::TcpListenNoSyn);
             return;
         }
         let Some(l) = self.tcp.listeners.get(lh) else { return };
-        let syn_room = l.syn_queue < self.tcp.syn_backlog.min(l.backlog.max(1) * 2).max(1);
+        let syn_room = l.syn_queue < self.tcp.syn_backlog.min(l.backlog.saturating_mul(2)).max(1);
         let mss = self.tcp_mss_for(now, remote.ip());
         if syn_room && self.tcp.conns.len() < self.tcp.max_connections {
-            let iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
+            let mut iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
+            // RFC 1122 §4.2.2.13: a connection reopened from TIME-WAIT must
+            // use an ISN "larger than the largest sequence number it used on
+            // the previous connection incarnation".
+            if let Some(min) = min_iss
+                && iss < min
+            {
+                iss = min;
+            }
             let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
             let conn = Connection::accept(&self.tcp.config, local, remote, seg, iss, mss, now, ts_offset);
-            if let Some(l) = self.tcp.listeners.get_mut(lh) {
-                l.syn_queue += 1;
-            }
-            self.tcp_insert(now, conn, Some(lh));
+            self.tcp_insert(now, conn, Some(lh), true);
             return;
         }
         // RFC 4987 §3.6: under SYN flood, answer statelessly with a cookie.
@@ -443,7 +506,9 @@ impl Stack {
         self.tcp_emit(now, local, remote, &synack, false);
     }
 
-    fn tcp_insert(&mut self, now: Instant, conn: Connection, listener: Option<Handle>) -> Option<Handle> {
+    /// Add a connection; `in_syn_queue`: a half-open child counted in its
+    /// listener's SYN queue.
+    fn tcp_insert(&mut self, now: Instant, conn: Connection, listener: Option<Handle>, in_syn_queue: bool) -> Option<Handle> {
         let tuple = (conn.local(), conn.remote());
         let sock = TcpSock {
             conn,
@@ -454,11 +519,15 @@ impl Stack {
             orphan: false,
             timer: None,
             blocked: false,
+            in_syn_queue,
         };
         let Ok(h) = self.tcp.conns.insert(sock) else {
             self.stats.record(Drop::TcpConnectionLimit);
             return None;
         };
+        if in_syn_queue && let Some(l) = listener.and_then(|lh| self.tcp.listeners.get_mut(lh)) {
+            l.syn_queue += 1;
+        }
         self.tcp.by_tuple.insert(tuple, h);
         self.tcp_service(now, h);
         Some(h)
@@ -480,7 +549,7 @@ impl Stack {
         let local = SocketAddr::new(ip, port);
         let l = Listener {
             local,
-            backlog: backlog.max(1),
+            backlog: backlog.clamp(1, MAX_LISTEN_BACKLOG),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             waker: None,
@@ -568,7 +637,7 @@ impl Stack {
         let mss = self.tcp_mss_for(now, remote.ip());
         let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
         let conn = Connection::connect(&self.tcp.config, local, remote, iss, mss, now, ts_offset);
-        let h = self.tcp_insert(now, conn, None).ok_or(Error::WouldExceedLimit)?;
+        let h = self.tcp_insert(now, conn, None, false).ok_or(Error::WouldExceedLimit)?;
         self.drain_loopback(now);
         Ok(h)
     }
@@ -716,22 +785,14 @@ impl Stack {
         self.tcp_service(now, h);
     }
 
-    /// The path MTU towards `remote` went down: shrink the MSS of every
-    /// connection to it.
-    pub(super) fn tcp_path_mtu_changed(&mut self, now: Instant, remote: IpAddr) {
-        let mss = self.tcp_mss_for(now, remote);
-        let hs: alloc::vec::Vec<Handle> = self
-            .tcp
-            .by_tuple
-            .iter()
-            .filter(|((_, r), _)| r.ip() == remote)
-            .map(|(_, h)| *h)
-            .collect();
-        for h in hs {
-            if let Some(s) = self.tcp.conns.get_mut(h) {
-                s.conn.set_mss(mss);
-            }
+    /// The path MTU of the connection `(local, remote)` went down.
+    pub(super) fn tcp_path_mtu_changed(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) {
+        if let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) {
             self.tcp_service(now, h);
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tcp_review_tests.rs"]
+mod review_tests;

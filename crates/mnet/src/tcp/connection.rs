@@ -685,6 +685,12 @@ impl Connection {
     /// option must be less than or equal to: MMS_R - 20 ... Eff.snd.MSS =
     /// min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize", i.e. the
     /// smaller of the peer's MSS and our path's, less our option bytes.
+    /// The largest segment payload the path allows, as last set by
+    /// [`Connection::set_mss`] (or at creation).
+    pub fn path_mss(&self) -> u16 {
+        self.path_mss
+    }
+
     pub fn eff_mss(&self) -> usize {
         let mss = usize::from(self.peer_mss.min(self.path_mss));
         mss.saturating_sub(self.option_overhead()).max(32)
