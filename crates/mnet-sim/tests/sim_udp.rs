@@ -9,7 +9,10 @@
 //! recognised.
 //!
 //! Address resolution is done first on a clean link; the faults are then
-//! switched on for the measured phase.
+//! switched on for the measured phase. B sends nothing in that phase but
+//! the ICMP Time Exceeded messages of RFC 1122 §3.3.2 for the datagrams
+//! whose reassembly timed out, and the ARP poll that revalidates A's
+//! address when the first of them goes out ([`check_time_exceeded`]).
 
 mod common;
 
@@ -18,9 +21,13 @@ use std::net::IpAddr;
 
 use common::*;
 use mnet::executor::Driver;
+use mnet::ip::reassembly::{REASSEMBLY_MAX_DATAGRAMS, REASSEMBLY_TIMEOUT};
+use mnet::link::neighbor::MAX_PROBES;
 use mnet::socket::timeout;
 use mnet::stats::{Drop, Traffic};
-use mnet::wire::{EthernetFrame, Ipv4Packet, UdpPacket, UdpRepr};
+use mnet::wire::{
+    ArpOperation, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+};
 use mnet::{Duration, Instant};
 use mnet_sim::{LinkConfig, LinkStats, Ratio};
 
@@ -33,6 +40,12 @@ const UNFRAGMENTED_MAX: usize = 1472;
 const SETTLE: Duration = Duration::from_secs(2);
 /// Past every reassembly timeout of the measured phase.
 const DRAIN: Duration = Duration::from_secs(61);
+/// RFC 1812 §4.3.2.3: "the ICMP datagram SHOULD contain as much of the
+/// original datagram as possible without the length of the ICMP datagram
+/// exceeding 576 bytes."
+const ICMP_ERROR_MAX_LEN: usize = 576;
+/// How long after a reassembly timer expires its Time Exceeded may leave.
+const TIMER_SLACK: Duration = Duration::from_millis(10);
 
 /// The link during the measured phase.
 fn lossy() -> LinkConfig {
@@ -54,8 +67,17 @@ fn corrupting() -> LinkConfig {
 /// One IPv4 frame of the measured phase.
 #[derive(Debug, Clone)]
 struct Wire {
+    /// When the recorder saw it.
+    at: Instant,
     info: Ipv4Info,
     frame: Vec<u8>,
+}
+
+impl Wire {
+    /// The IPv4 packet (header and data, without Ethernet padding).
+    fn ip_bytes(&self) -> &[u8] {
+        &self.frame[14..14 + self.info.header_len + self.info.payload_len]
+    }
 }
 
 /// Everything a run produced.
@@ -65,11 +87,17 @@ struct Run {
     sent: Vec<Wire>,
     /// Frames B received during the measured phase (IPv4 only).
     received: Vec<Wire>,
-    /// Frames B transmitted during the measured phase (of any kind).
-    b_sent_in_phase: usize,
+    /// Every frame of the measured phase (to the end of the run), of any
+    /// kind, as each end's recorder saw it: A→B leaves in `a_tx` and
+    /// arrives in `b_rx`, B→A leaves in `b_tx` and arrives in `a_rx`.
+    a_tx: FrameList,
+    b_rx: FrameList,
+    b_tx: FrameList,
+    a_rx: FrameList,
     /// Datagrams B's socket got, in order.
     inbox: Vec<(Instant, Vec<u8>)>,
-    /// Link counters of the measured phase alone.
+    /// Link counters of the measured phase alone (both directions, to the
+    /// end of the run, like the frame lists).
     link: LinkStats,
     /// B's counters at the end of the phase, and after `DRAIN` more.
     b_settled: mnet::stats::Stats,
@@ -79,10 +107,15 @@ struct Run {
     end: Instant,
 }
 
-fn phase_ipv4(list: &FrameList, from: usize) -> Vec<Wire> {
-    list[from..]
-        .iter()
-        .filter_map(|(_, f)| ipv4_info(f).map(|info| Wire { info, frame: f.clone() }))
+fn phase_ipv4(list: &FrameList) -> Vec<Wire> {
+    list.iter()
+        .filter_map(|(at, f)| {
+            ipv4_info(f).map(|info| Wire {
+                at: *at,
+                info,
+                frame: f.clone(),
+            })
+        })
         .collect()
 }
 
@@ -131,7 +164,12 @@ fn run(seed: u64, faults: LinkConfig, datagrams: usize) -> Run {
             .expect("warm-up echo");
         // Past the RFC 5227 announcements too: nothing but our traffic now.
         a.sleep_until(Instant::from_secs(3)).await;
-        let marks = (a_log.borrow().tx.len(), b_log.borrow().rx.len(), b_log.borrow().tx.len());
+        let marks = [
+            a_log.borrow().tx.len(),
+            b_log.borrow().rx.len(),
+            b_log.borrow().tx.len(),
+            a_log.borrow().rx.len(),
+        ];
         let before = network.link_stats(link_id).expect("link");
         assert!(network.set_link_config(link_id, faults));
         let tx = a.udp_bind(sock(ip(1), 0)).expect("bind A");
@@ -141,22 +179,26 @@ fn run(seed: u64, faults: LinkConfig, datagrams: usize) -> Run {
             tx.send_to(&payload(seq as u32, size), sock(ip(2), PORT)).await.expect("send");
         }
         a.sleep(SETTLE).await;
-        let link = minus(network.link_stats(link_id).expect("link"), before);
         let b_settled = b.stats();
         a.sleep(DRAIN).await;
+        let link = minus(network.link_stats(link_id).expect("link"), before);
         (marks, link, b_settled)
     };
     let drivers: &mut [&mut dyn Driver] = &mut [&mut host_a, &mut host_b];
-    let ((a_mark, b_mark, b_tx_mark), link, b_settled) = sim.run(drivers, Instant::from_secs(200), main);
-    let sent = phase_ipv4(&a_log.borrow().tx, a_mark);
-    let received = phase_ipv4(&b_log.borrow().rx, b_mark);
-    let b_sent_in_phase = b_log.borrow().tx.len() - b_tx_mark;
+    let ([a_tx_mark, b_rx_mark, b_tx_mark, a_rx_mark], link, b_settled) = sim.run(drivers, Instant::from_secs(200), main);
+    let a_tx = a_log.borrow().tx[a_tx_mark..].to_vec();
+    let b_rx = b_log.borrow().rx[b_rx_mark..].to_vec();
+    let b_tx = b_log.borrow().tx[b_tx_mark..].to_vec();
+    let a_rx = a_log.borrow().rx[a_rx_mark..].to_vec();
     let inbox = inbox.borrow().clone();
     Run {
         sizes,
-        sent,
-        received,
-        b_sent_in_phase,
+        sent: phase_ipv4(&a_tx),
+        received: phase_ipv4(&b_rx),
+        a_tx,
+        b_rx,
+        b_tx,
+        a_rx,
         inbox,
         link,
         b_settled,
@@ -210,38 +252,196 @@ fn deliveries(run: &Run) -> (BTreeMap<u32, usize>, usize) {
     (counts, ambiguous)
 }
 
+/// A datagram in progress in [`TableModel`].
+struct Partial {
+    /// Offsets of the fragments present.
+    offsets: BTreeSet<usize>,
+    /// Arrival of the fragment that created the entry: its timer starts.
+    since: Instant,
+    /// Creation order, for eviction (oldest first).
+    age: u64,
+}
+
+/// B's reassembly table as the engine documents it, fed with the frames B
+/// really received in the order it received them: a datagram is delivered
+/// when every one of its fragments is present; a fragment already present
+/// is a duplicate; a copy arriving after completion (or eviction) starts
+/// over, and may build the datagram again, a legitimate duplicate at the
+/// UDP level. A datagram that needs a new entry while `bound` entries are
+/// in progress evicts the oldest (`ip/reassembly.rs`: "A new datagram that
+/// finds the table full (datagrams or bytes) evicts the oldest ones"); the
+/// byte bound (1 MiB) is never reached by 64 datagrams of at most 3,008
+/// bytes, so the datagram bound is the only one modelled. Whatever is
+/// left in `table` at the end times out.
+struct TableModel {
+    table: BTreeMap<u32, Partial>,
+    delivered: BTreeMap<u32, usize>,
+    duplicate_fragments: u64,
+    evicted: u64,
+}
+
+fn model_reassembly(run: &Run, seq_of: &BTreeMap<u16, u32>, fragments: &[Fragments], bound: usize) -> TableModel {
+    let mut m = TableModel {
+        table: BTreeMap::new(),
+        delivered: BTreeMap::new(),
+        duplicate_fragments: 0,
+        evicted: 0,
+    };
+    let mut next_age = 0;
+    for w in &run.received {
+        let seq = *seq_of.get(&w.info.ident).expect("B got a frame A never sent");
+        if fragments[seq as usize].len() == 1 {
+            // Not a fragment: it never enters the table.
+            *m.delivered.entry(seq).or_insert(0) += 1;
+            continue;
+        }
+        if !m.table.contains_key(&seq) {
+            if m.table.len() >= bound {
+                let oldest = m.table.iter().min_by_key(|(_, p)| p.age).map(|(&s, _)| s).expect("a full table");
+                m.table.remove(&oldest);
+                m.evicted += 1;
+            }
+            let entry = Partial {
+                offsets: BTreeSet::new(),
+                since: w.at,
+                age: next_age,
+            };
+            next_age += 1;
+            m.table.insert(seq, entry);
+        }
+        let have = &mut m.table.get_mut(&seq).expect("just inserted").offsets;
+        if !have.insert(w.info.offset) {
+            m.duplicate_fragments += 1;
+            continue;
+        }
+        if have.len() == fragments[seq as usize].len() {
+            m.table.remove(&seq);
+            *m.delivered.entry(seq).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// Check every frame B transmitted during the measured phase against
+/// `expected`: the datagrams whose reassembly must have timed out with
+/// fragment zero received, each with the instant its timer ran out.
+///
+/// RFC 1122 §3.3.2: "If this timeout expires, the partially-reassembled
+/// datagram MUST be discarded and an ICMP Time Exceeded message sent to the
+/// source host (if fragment zero has been received)."
+///
+/// Asserted, for each frame B sent: it is an IPv4 packet from B to A (valid
+/// header checksum, not fragmented) holding an ICMPv4 Time Exceeded with
+/// code 1 ("fragment reassembly time exceeded", RFC 792) and a valid
+/// checksum; it quotes a datagram A sent (by IP identification) that is in
+/// `expected`, and the quote is, byte for byte, the IP header and data of a
+/// fragment zero B received of that datagram, cut only where the 576-byte
+/// limit of RFC 1812 §4.3.2.3 says; it left no earlier than that
+/// datagram's timer expired and at most [`TIMER_SLACK`] later; and no
+/// datagram is quoted twice. Then every datagram of `expected` was quoted:
+/// B sent exactly one message per datagram of `expected`.
+///
+/// The only other frames allowed are ARP requests that revalidate A's
+/// address: B learnt it before the phase, so its entry is older than
+/// `REACHABLE_TIME` (60 s) when the first message goes out and that use
+/// starts a unicast poll (RFC 1122 §2.3.2.1: "Actively poll the remote host
+/// by periodically sending a point-to-point ARP Request to it"). Asserted:
+/// each is a request from B (MAC and address) for A's address, sent to A's
+/// MAC, not before the first message; there is at least one when a message
+/// was sent, and at most `MAX_PROBES` (one episode: an answer confirms A
+/// past the end of the run). Returns how many messages B sent.
+fn check_time_exceeded(run: &Run, seq_of: &BTreeMap<u16, u32>, expected: &BTreeMap<u32, Instant>) -> usize {
+    let mut quoted: BTreeMap<u32, Instant> = BTreeMap::new();
+    let mut polls: Vec<Instant> = Vec::new();
+    for (at, frame) in &run.b_tx {
+        if let Some(arp) = arp_of(frame) {
+            assert_eq!(eth_dst(frame), Some(mac(1)), "B broadcast an ARP packet at {at:?}: {arp:?}");
+            let ArpRepr {
+                operation,
+                source_hardware_addr,
+                source_protocol_addr,
+                target_protocol_addr,
+                ..
+            } = arp;
+            assert_eq!(
+                (operation, source_hardware_addr, source_protocol_addr, target_protocol_addr),
+                (ArpOperation::Request, mac(2), ip(2), ip(1)),
+                "not B's poll of A at {at:?}"
+            );
+            polls.push(*at);
+            continue;
+        }
+        let eth = EthernetFrame::new_checked(&frame[..]).expect("B sent a runt frame");
+        assert_eq!(
+            (eth.src_addr(), eth.dst_addr(), eth.ethertype()),
+            (mac(2), mac(1), EtherType::Ipv4),
+            "B sent something other than IPv4 to A at {at:?}"
+        );
+        let pkt = Ipv4Packet::new_checked(eth.payload()).expect("B's IPv4 packet");
+        let repr = Ipv4Repr::parse(&pkt, true).expect("B's IPv4 header");
+        assert_eq!(
+            (repr.src_addr, repr.dst_addr, repr.next_header),
+            (ip(2), ip(1), IpProtocol::Icmp),
+            "at {at:?}"
+        );
+        assert!(!repr.more_frags && repr.frag_offset == 0, "B fragmented an ICMP error at {at:?}");
+        let icmp = Icmpv4Packet::new_checked(pkt.payload()).expect("B's ICMPv4 message");
+        let parsed = Icmpv4Repr::parse(&icmp, true);
+        let Ok(Icmpv4Repr::TimeExceeded { code: 1, invoking }) = parsed else {
+            panic!("B sent something other than a reassembly Time Exceeded at {at:?}: {parsed:?}");
+        };
+        assert!(invoking.len() >= 20, "a quote of {} bytes at {at:?}", invoking.len());
+        let ident = Ipv4Packet::new_unchecked(invoking).ident();
+        let seq = *seq_of.get(&ident).expect("B quoted a datagram A never sent");
+        let Some(&due) = expected.get(&seq) else {
+            panic!("B sent a Time Exceeded at {at:?} for datagram {seq}, which did not time out with fragment zero");
+        };
+        let room = ICMP_ERROR_MAX_LEN - pkt.header_len() - 8;
+        let matches_zero = |w: &&Wire| {
+            let original = w.ip_bytes();
+            w.info.ident == ident && w.info.offset == 0 && invoking == &original[..original.len().min(room)]
+        };
+        assert!(
+            run.received.iter().any(|w| matches_zero(&w)),
+            "datagram {seq}: the quote is not fragment zero as B received it"
+        );
+        assert!(
+            *at >= due && *at <= due + TIMER_SLACK,
+            "datagram {seq}: Time Exceeded at {at:?}, its timer ran out at {due:?}"
+        );
+        assert_eq!(quoted.insert(seq, *at), None, "datagram {seq} quoted twice");
+    }
+    assert_eq!(
+        quoted.len(),
+        expected.len(),
+        "Time Exceeded messages vs reassemblies timed out with fragment zero"
+    );
+    assert!(quoted.keys().eq(expected.keys()));
+    let first = quoted.values().min();
+    assert!(
+        polls.iter().all(|p| Some(p) >= first),
+        "ARP polls {polls:?}, first message at {first:?}"
+    );
+    let allowed = if quoted.is_empty() { 0..=0 } else { 1..=usize::from(MAX_PROBES) };
+    assert!(allowed.contains(&polls.len()), "ARP polls {polls:?} for {} messages", quoted.len());
+    quoted.len()
+}
+
 #[test]
 fn datagrams_survive_loss_duplication_and_reordering() {
     let run = run(2026, lossy(), DATAGRAMS);
     let (seq_of, fragments) = datagrams_sent(&run);
     let (counts, ambiguous) = deliveries(&run);
 
-    // A model of reassembly, without bounds, fed with the frames B really
-    // received in the order it received them: a datagram is delivered when
-    // every one of its fragments is present; a fragment already present is
-    // a duplicate; a copy arriving after completion starts over (and may
-    // build the datagram again, a legitimate duplicate at the UDP level).
-    let mut present: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
-    let mut expected: BTreeMap<u32, usize> = BTreeMap::new();
-    let mut duplicate_fragments = 0u64;
-    for w in &run.received {
-        let seq = *seq_of.get(&w.info.ident).expect("B got a frame A never sent");
-        let needed = fragments[seq as usize].len();
-        let have = present.entry(seq).or_default();
-        if needed > 1 && !have.insert(w.info.offset) {
-            duplicate_fragments += 1;
-            continue;
-        }
-        if needed == 1 || have.len() == needed {
-            present.remove(&seq);
-            *expected.entry(seq).or_insert(0) += 1;
-        }
-    }
-    let leftovers = present.values().filter(|p| !p.is_empty()).count() as u64;
+    let model = model_reassembly(&run, &seq_of, &fragments, REASSEMBLY_MAX_DATAGRAMS);
     assert_eq!(ambiguous, 0, "choose a seed without identical tiny datagrams");
-    // Exactly those datagrams, exactly that often: nothing lost inside B
-    // (the table's bounds only ever evicted dead leftovers), nothing made up.
-    assert_eq!(counts, expected, "deliveries differ from the model");
+    // Exactly those datagrams, exactly that often: nothing lost inside B,
+    // nothing made up.
+    assert_eq!(counts, model.delivered, "deliveries differ from the model");
+    // And the table's bound only ever evicted dead leftovers: without it,
+    // the same datagrams would have been delivered.
+    let unbounded = model_reassembly(&run, &seq_of, &fragments, usize::MAX);
+    assert_eq!(unbounded.delivered, model.delivered, "an eviction cost a delivery");
     let delivered: BTreeSet<u32> = counts.keys().copied().collect();
 
     // The faults really happened: the checks above had work to do.
@@ -267,23 +467,43 @@ fn datagrams_survive_loss_duplication_and_reordering() {
     // B dropped nothing but duplicate fragments and the leftovers of
     // incomplete datagrams: evicted when the table (64 datagrams) filled
     // up, the others at the reassembly timeout. Nothing waits at the end.
+    // No ICMP error was suppressed (no Icmpv4RateLimited, no
+    // Icmpv4ErrorNotSent).
     let b = &run.b_drained;
     let unexpected: Vec<(Drop, u64)> = b
         .all_drops()
         .filter(|(d, n)| *n > 0 && !matches!(d, Drop::FragDuplicate | Drop::FragTimeout | Drop::FragEvicted))
         .collect();
     assert_eq!(unexpected, vec![], "{b}");
-    assert_eq!(b.drops(Drop::FragDuplicate), duplicate_fragments, "{b}");
+    assert_eq!(b.drops(Drop::FragDuplicate), model.duplicate_fragments, "{b}");
     assert_eq!(run.b_settled.drops(Drop::FragTimeout), 0);
-    assert_eq!(b.drops(Drop::FragTimeout) + b.drops(Drop::FragEvicted), leftovers, "{b}");
-    assert!(duplicate_fragments > 0 && leftovers > 0);
+    assert_eq!(b.drops(Drop::FragEvicted), model.evicted, "{b}");
+    let timed_out = model.table.len() as u64;
+    assert_eq!(b.drops(Drop::FragTimeout), timed_out, "{b}");
+    assert!(model.duplicate_fragments > 0 && timed_out > 0);
     assert_eq!(
         b.traffic.udp_in as usize,
         run.inbox.len(),
         "B's UDP layer lost datagrams on the way to the socket"
     );
     assert_eq!(run.b_poll_at_drained, None, "reassembly state left behind");
-    assert_eq!(run.b_sent_in_phase, 0);
+
+    // What B sent: one Time Exceeded per leftover that timed out with
+    // fragment zero present (RFC 1122 §3.3.2), quoting that fragment, when
+    // its timer ran out; evicted leftovers and those that never got
+    // fragment zero get none. In terms of B's own counter too: every
+    // timeout but those without fragment zero.
+    let expected: BTreeMap<u32, Instant> = model
+        .table
+        .iter()
+        .filter(|(_, p)| p.offsets.contains(&0))
+        .map(|(&seq, p)| (seq, p.since + REASSEMBLY_TIMEOUT))
+        .collect();
+    let without_zero = timed_out - expected.len() as u64;
+    let messages = check_time_exceeded(&run, &seq_of, &expected);
+    assert_eq!(messages as u64, b.drops(Drop::FragTimeout) - without_zero);
+    assert!(messages > 0, "no Time Exceeded to check");
+    // A takes them without a drop (RFC 1122 §3.2.2.4: passed to UDP).
     assert_eq!(run.a.total_drops(), 0, "{}", run.a);
 }
 
@@ -298,10 +518,33 @@ struct Accounted {
     /// Fragmented datagrams left incomplete by an IP-level drop, dropped
     /// at the reassembly timeout.
     timeouts: u64,
+    /// Time Exceeded messages B sent: the timeouts with fragment zero.
+    time_exceeded: u64,
+    /// B→A frames the link damaged (its counter includes them).
+    b_to_a: u64,
     /// Damaged datagrams whose UDP checksum still verifies: two flips of
     /// the same bit of the same 16-bit column in opposite directions
     /// cancel out in a ones'-complement sum. Delivered, as RFC 768 wants.
     escaped: u64,
+}
+
+/// Frames the link damaged on their way from `sent` to `got` (one
+/// direction, any kind of frame): none lost, duplicated or reordered, and a
+/// damaged frame differs in exactly one bit, past the Ethernet header.
+/// Returns the positions of the damaged frames.
+fn flipped_frames(sent: &FrameList, got: &FrameList) -> Vec<usize> {
+    assert_eq!(sent.len(), got.len(), "frames lost or duplicated");
+    let mut flipped = Vec::new();
+    for (i, ((_, s), (_, g))) in sent.iter().zip(got).enumerate() {
+        assert_eq!(s.len(), g.len());
+        let diff: Vec<usize> = (0..s.len()).filter(|&i| s[i] != g[i]).collect();
+        let Some(&at) = diff.first() else { continue };
+        flipped.push(i);
+        assert_eq!(diff.len(), 1, "more than one byte changed");
+        assert_eq!((s[at] ^ g[at]).count_ones(), 1, "more than one bit flipped");
+        assert!(at >= 14, "the Ethernet header was damaged");
+    }
+    flipped
 }
 
 /// What B's UDP layer makes of the datagram rebuilt from `frames` (the
@@ -325,38 +568,90 @@ fn udp_verdict(frames: &[&Wire]) -> Option<Vec<u8>> {
     Some(udp.payload().to_vec())
 }
 
+/// Flips the link made in the frames of one datagram.
+#[derive(Debug, Default, Clone, Copy)]
+struct Flips {
+    /// In IPv4 headers (each drops its frame).
+    header: usize,
+    /// Elsewhere.
+    payload: usize,
+    /// Fragment zero's header was hit: B never had fragment zero.
+    zero_lost: bool,
+}
+
 /// Find every frame the link corrupted (B's copy differs from A's),
-/// predict what B must have dropped or delivered for it, and compare with
-/// B's counters and with what B's socket got.
+/// predict what B must have dropped, delivered or sent for it, and compare
+/// with B's counters, with what B's socket got and with what B sent.
 fn account_for_corruption(run: &Run) -> Accounted {
     let (seq_of, fragments) = datagrams_sent(run);
 
     // No loss, duplication or reordering: B got exactly A's frames, in
-    // order; compare them to find every flipped bit.
-    assert_eq!(run.received.len(), run.sent.len());
-    assert_eq!(run.b_sent_in_phase, 0, "B sent something: the link's counts would mix directions");
-    // Datagram → (flips in IPv4 headers, flips elsewhere).
-    let mut flips: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+    // order; compare them to find every flipped bit. Paired by position
+    // among all frames, as B's copy of an IPv4 frame may no longer parse as
+    // one; each copy is read with the header facts A sent.
+    assert_eq!(run.a_tx.len(), run.b_rx.len(), "frames lost or duplicated A→B");
+    let received: Vec<Wire> = run
+        .a_tx
+        .iter()
+        .zip(&run.b_rx)
+        .filter_map(|((_, s), (at, g))| {
+            ipv4_info(s).map(|info| Wire {
+                at: *at,
+                info,
+                frame: g.clone(),
+            })
+        })
+        .collect();
+    let mut flips: BTreeMap<u32, Flips> = BTreeMap::new();
     let mut frames_of: BTreeMap<u32, Vec<&Wire>> = BTreeMap::new();
+    // Datagram → when its first fragment with an intact header reached B
+    // (where a reassembly timer starts).
+    let mut timer_start: BTreeMap<u32, Instant> = BTreeMap::new();
     let mut corrupted = 0;
-    for (sent, got) in run.sent.iter().zip(&run.received) {
+    for (sent, got) in run.sent.iter().zip(&received) {
         let seq = seq_of[&sent.info.ident];
         frames_of.entry(seq).or_default().push(got);
         assert_eq!(sent.frame.len(), got.frame.len());
         let diff: Vec<usize> = (0..sent.frame.len()).filter(|&i| sent.frame[i] != got.frame[i]).collect();
-        let Some(&at) = diff.first() else { continue };
+        let Some(&at) = diff.first() else {
+            timer_start.entry(seq).or_insert(got.at);
+            continue;
+        };
         corrupted += 1;
-        assert_eq!(diff.len(), 1, "more than one byte changed");
-        assert_eq!((sent.frame[at] ^ got.frame[at]).count_ones(), 1, "more than one bit flipped");
-        assert!(at >= 14, "the Ethernet header was damaged");
         let entry = flips.entry(seq).or_default();
         if at < 14 + sent.info.header_len {
-            entry.0 += 1;
+            entry.header += 1;
+            entry.zero_lost |= sent.info.offset == 0;
         } else {
-            entry.1 += 1;
+            entry.payload += 1;
+            timer_start.entry(seq).or_insert(got.at);
         }
     }
-    assert_eq!(corrupted, run.link.corrupted, "the link's count of corrupted frames");
+    // The link corrupts both directions, and its counter covers both: B
+    // sends Time Exceeded messages and an ARP poll to A (see
+    // `check_time_exceeded`), A answers the poll. Every frame of the
+    // phase, of any kind, each way: the A→B flips are exactly those found
+    // above in A's IPv4 frames (a damaged ARP reply would change what B
+    // does: choose another seed), and with the B→A ones they make the
+    // link's count.
+    let a_to_b = flipped_frames(&run.a_tx, &run.b_rx).len() as u64;
+    let b_to_a = flipped_frames(&run.b_tx, &run.a_rx);
+    assert_eq!(a_to_b, corrupted, "A→B frames other than A's IPv4 ones were damaged");
+    assert_eq!(
+        a_to_b + b_to_a.len() as u64,
+        run.link.corrupted,
+        "the link's count of corrupted frames, both directions"
+    );
+    // A dropped each damaged IPv4 frame it got (one flipped bit fails the
+    // IPv4 header or the ICMP checksum) and no intact frame; a damaged ARP
+    // poll may be taken at face value (ARP has no checksum).
+    let b_to_a_ipv4 = b_to_a.iter().filter(|&&i| ipv4_info(&run.b_tx[i].1).is_some()).count() as u64;
+    assert!(
+        (b_to_a_ipv4..=b_to_a.len() as u64).contains(&run.a.total_drops()),
+        "A's drops vs damaged B→A frames ({b_to_a_ipv4} IPv4 of {}):\n{}",
+        b_to_a.len(),
+        run.a
+    );
 
     // What B must have done with each damaged datagram.
     let mut ip_drops = 0u64;
@@ -364,7 +659,18 @@ fn account_for_corruption(run: &Run) -> Accounted {
     let mut timeouts = 0u64;
     let mut lost = BTreeSet::new();
     let mut escaped: Vec<Vec<u8>> = Vec::new();
-    for (&seq, &(header, payload)) in &flips {
+    // Datagram → when its reassembly timed out, for those that had
+    // fragment zero (a Time Exceeded quotes it).
+    let mut time_exceeded: BTreeMap<u32, Instant> = BTreeMap::new();
+    for (
+        &seq,
+        &Flips {
+            header,
+            payload,
+            zero_lost,
+        },
+    ) in &flips
+    {
         let frames = fragments[seq as usize].len();
         lost.insert(seq);
         if header > 0 {
@@ -374,6 +680,9 @@ fn account_for_corruption(run: &Run) -> Accounted {
             // reassembly timeout.
             if frames > header {
                 timeouts += 1;
+                if !zero_lost {
+                    time_exceeded.insert(seq, timer_start[&seq] + REASSEMBLY_TIMEOUT);
+                }
             }
             continue;
         }
@@ -394,6 +703,9 @@ fn account_for_corruption(run: &Run) -> Accounted {
     assert_eq!(b.drops(Drop::FragTimeout), timeouts, "{b}");
     assert_eq!(b.total_drops(), ip_drops + udp_drops + timeouts, "drops of other kinds:\n{b}");
     assert_eq!(run.b_poll_at_drained, None, "reassembly state left behind");
+    // B sent one Time Exceeded per timed-out datagram whose fragment zero
+    // it had (RFC 1122 §3.3.2), quoting it, and nothing else.
+    let messages = check_time_exceeded(run, &seq_of, &time_exceeded);
 
     // Every undamaged datagram arrived once, intact; of the damaged ones,
     // exactly those the checksum cannot see arrived, as they were damaged.
@@ -424,6 +736,8 @@ fn account_for_corruption(run: &Run) -> Accounted {
         ip_drops,
         udp_drops,
         timeouts,
+        time_exceeded: messages as u64,
+        b_to_a: b_to_a.len() as u64,
         escaped: escaped.len() as u64,
     }
 }
@@ -444,17 +758,21 @@ fn corrupted_frames_are_all_dropped_and_accounted() {
 /// land in IPv4 headers (a small target: 20 bytes of up to 1500), also of
 /// fragments whose siblings then time out, and several flips land in one
 /// datagram. The engine must still do exactly what the checksums allow.
+/// The seed also damages a Time Exceeded on its way back to A, so the
+/// link's count is checked over both directions.
 #[test]
 fn corrupted_headers_and_fragments_are_accounted_at_a_high_rate() {
     let faults = LinkConfig {
         corrupt: Ratio::from_percent(10),
         ..LinkConfig::default()
     };
-    let run = run(31, faults, 2 * DATAGRAMS);
+    let run = run(21, faults, 2 * DATAGRAMS);
     let accounted = account_for_corruption(&run);
     assert!(accounted.corrupted >= 250, "{accounted:?}");
     assert!(accounted.ip_drops >= 3, "{accounted:?}");
     assert!(accounted.timeouts >= 1, "{accounted:?}");
+    assert!(accounted.time_exceeded >= 1, "{accounted:?}");
+    assert!(accounted.b_to_a >= 1, "{accounted:?}");
     assert!(accounted.udp_drops >= 100, "{accounted:?}");
     // At this rate some datagrams take two flips that cancel out: the
     // checksum cannot see them, and they must be delivered (as damaged).
