@@ -53,6 +53,7 @@ mod clock;
 mod device;
 mod fault;
 mod fault_device;
+pub mod fuzz;
 mod link;
 mod network;
 mod pcap;

@@ -29,7 +29,11 @@ impl Stack {
         };
         let sender_ip = IpAddr::V4(repr.source_protocol_addr);
         let sender_mac = repr.source_hardware_addr;
-        if !sender_mac.is_unicast() {
+        // A sender with a group or our own MAC, or an IP address that
+        // names no host on a link (loopback, multicast, broadcast, class E),
+        // is forged or broken: never learned, never answered.
+        let bad_ip = |a: Ipv4Addr| a.is_loopback() || a.is_multicast() || a.is_broadcast() || a.octets()[0] >= 240;
+        if !sender_mac.is_unicast() || sender_mac == self.mac || bad_ip(repr.source_protocol_addr) || bad_ip(repr.target_protocol_addr) {
             self.stats.record(Drop::ArpMalformed);
             return;
         }

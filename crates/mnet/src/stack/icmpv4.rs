@@ -4,7 +4,7 @@
 use core::net::{IpAddr, SocketAddr};
 
 use super::Stack;
-use super::ipv4_in::{InvokingDatagram, Ipv4Meta};
+use super::ipv4_in::{InvokingDatagram, Ipv4Meta, defines_single_host};
 use super::ipv4_out::Ipv4Tx;
 use crate::error::Error;
 use crate::stats::Drop;
@@ -172,11 +172,11 @@ impl Stack {
         // datagram sent as a link-layer broadcast, or * a non-initial
         // fragment, or * a datagram whose source address does not define a
         // single host".
-        if meta.broadcast || r.frag_offset != 0 || r.src_addr.is_unspecified() || r.src_addr.is_loopback() {
+        if meta.broadcast || r.frag_offset != 0 || !defines_single_host(r.src_addr) {
             self.stats.record(Drop::Icmpv4ErrorNotSent);
             return;
         }
-        if r.next_header == IpProtocol::Icmp && payload.first().is_some_and(|t| !matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18)) {
+        if r.next_header == IpProtocol::Icmp && payload.first().is_some_and(|&t| is_icmp_error_type(t)) {
             self.stats.record(Drop::Icmpv4ErrorNotSent);
             return;
         }
@@ -235,7 +235,8 @@ impl Stack {
         let Some(inv) = InvokingDatagram::parse(quote) else { return };
         // The RFC 1122 §3.2.2 exceptions: nothing about broadcasts or
         // about datagrams from a source that names no single host.
-        if self.is_ipv4_broadcast(inv.dst) || inv.src.is_unspecified() || inv.src.is_broadcast() || inv.src.is_multicast() {
+        let about_icmp_error = inv.protocol == IpProtocol::Icmp && inv.transport.first().is_some_and(|&t| is_icmp_error_type(t));
+        if self.is_ipv4_broadcast(inv.dst) || !defines_single_host(inv.src) || about_icmp_error {
             self.stats.record(Drop::Icmpv4ErrorNotSent);
             return;
         }
@@ -246,6 +247,13 @@ impl Stack {
         let repr = Icmpv4Repr::TimeExceeded { code: 1, invoking: quote };
         self.send_icmpv4(now, Some(inv.dst), inv.src, &repr);
     }
+}
+
+/// ICMPv4 error types (RFC 792, RFC 1122 §3.2.2: destination unreachable,
+/// source quench, redirect, time exceeded, parameter problem); everything
+/// else (echo, timestamp, information, router discovery) is a query.
+fn is_icmp_error_type(t: u8) -> bool {
+    matches!(t, 3 | 4 | 5 | 11 | 12)
 }
 
 /// RFC 1191 §7, Table 7-1 plateaus: the largest plateau below `len`.

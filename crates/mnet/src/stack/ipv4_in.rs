@@ -54,13 +54,14 @@ impl Stack {
         // RFC 1122 §3.2.1.3: "A host MUST silently discard an incoming
         // datagram containing an IP source address that is invalid by the
         // rules of this section." (broadcast, multicast, class E)
-        if repr.src_addr.is_broadcast() || repr.src_addr.is_multicast() || self.is_ipv4_broadcast(repr.src_addr) {
+        if !is_host_source(repr.src_addr) || self.is_ipv4_broadcast(repr.src_addr) {
             self.stats.record(Drop::Ipv4BadSource);
             return;
         }
         // RFC 1122 §3.2.1.3 (g): "Internal host loopback address.
-        // Addresses of this form MUST NOT appear outside a host."
-        if from_wire && (repr.src_addr.is_loopback() || repr.dst_addr.is_loopback()) {
+        // Addresses of this form MUST NOT appear outside a host." Nor can
+        // a datagram from the wire come from one of our own addresses.
+        if from_wire && (repr.src_addr.is_loopback() || repr.dst_addr.is_loopback() || self.has_address(&IpAddr::V4(repr.src_addr))) {
             self.stats.record(Drop::Ipv4Martian);
             return;
         }
@@ -241,6 +242,21 @@ impl Stack {
         let from = InvokingDatagram::parse(ip_packet).map_or(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), |d| IpAddr::V4(d.src));
         self.deliver_error_to_sender(from, ip_packet, Error::HostUnreachable);
     }
+}
+
+/// Whether `a` may be the source of a datagram at all (RFC 1122 §3.2.1.3):
+/// not broadcast, not multicast (class D), not reserved (class E, 240/4).
+/// `0.0.0.0` is allowed ("this host", used while configuring, e.g. DHCP).
+pub(super) fn is_host_source(a: core::net::Ipv4Addr) -> bool {
+    !(a.is_broadcast() || a.is_multicast() || a.octets()[0] >= 240)
+}
+
+/// Whether we may send an ICMP error to `a`: RFC 1122 §3.2.2, "a datagram
+/// whose source address does not define a single host -- e.g., a zero
+/// address, a loopback address, a broadcast address, a multicast address,
+/// or a Class E address" gets none.
+pub(super) fn defines_single_host(a: core::net::Ipv4Addr) -> bool {
+    is_host_source(a) && !a.is_unspecified() && !a.is_loopback()
 }
 
 /// The start of a datagram quoted in an ICMP error: IP header plus at

@@ -209,7 +209,10 @@ impl Stack {
             return Err(Error::WouldExceedLimit);
         }
         let ip = cidr.address();
-        if ip.is_unspecified() || ip.is_multicast() || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()) {
+        // Loopback belongs to the engine itself, and multicast, broadcast
+        // and class E addresses name no single host.
+        let bad_v4 = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast() || v4.is_loopback() || v4.octets()[0] >= 240);
+        if ip.is_unspecified() || ip.is_multicast() || ip.is_loopback() || bad_v4 {
             return Err(Error::InvalidInput);
         }
         self.routes.add(Route {
