@@ -1031,9 +1031,17 @@ fn seeds() -> Vec<Seed> {
             ],
             |o| {
                 let t = &o.stats.traffic;
+                // A datagram from the wire with our own source address is
+                // a martian: dropped before TCP (it once made the listener
+                // answer its own looped-back SYN-ACK forever).
                 assert_eq!(
-                    (drops(o, Drop::TcpSynQueueFull), drops(o, Drop::TcpNoListener), t.loopback),
-                    (1, 1, 2)
+                    (
+                        drops(o, Drop::Ipv4Martian),
+                        drops(o, Drop::TcpSynQueueFull),
+                        drops(o, Drop::TcpNoListener),
+                        t.loopback
+                    ),
+                    (1, 0, 0, 0)
                 )
             },
         ),
