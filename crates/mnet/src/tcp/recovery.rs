@@ -45,6 +45,7 @@ impl Connection {
         // information, the scoreboard MUST be updated via the Update ()
         // routine."
         let mut newly_sacked = 0;
+        let mut dsack = false;
         if self.sack_ok && seg.sack_ranges.iter().any(Option::is_some) {
             let mut blocks = [(0u64, 0u64); 4];
             let mut n = 0;
@@ -58,6 +59,7 @@ impl Connection {
             }
             let upd = self.scoreboard.update(&blocks[..n], ack_off.max(self.snd_una), self.snd_nxt);
             if upd.dsack {
+                dsack = true;
                 self.stats.dsacks_received += 1;
                 self.tlp_dsack = true;
                 self.rack_on_dsack();
@@ -66,7 +68,7 @@ impl Connection {
         }
 
         if ack_off > self.snd_una {
-            self.on_new_ack(now, seg, ack_off);
+            self.on_new_ack(now, seg, ack_off, dsack);
             self.tlp_on_ack(now, ack_off);
             self.tlp_at = None;
         } else if ack_off == self.snd_una {
@@ -166,7 +168,10 @@ impl Connection {
     /// SND.UNA < SEG.ACK =< SND.NXT: "SND.UNA <- SEG.ACK. Any segments on
     /// the retransmission queue that are thereby entirely acknowledged are
     /// removed."
-    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, ack_off: u64) {
+    /// `dsack`: the ACK reports a duplicate, so its timestamp echo belongs
+    /// to an older segment (RFC 7323 §4.3 does not update TS.Recent for
+    /// it) and measures loss recovery, not the path: no RTT sample then.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, ack_off: u64, dsack: bool) {
         let acked = (ack_off - self.snd_una) as usize;
         let mss = self.eff_mss();
         let data_acked = ack_off.min(self.data_end()).saturating_sub(self.snd_una.max(1));
@@ -177,7 +182,9 @@ impl Connection {
         self.snd_una = ack_off;
         self.scoreboard.advance(ack_off);
         self.high_rxt = self.high_rxt.max(ack_off);
-        self.sample_rtt_on_ack(now, seg, ack_off);
+        if !dsack {
+            self.sample_rtt_on_ack(now, seg, ack_off);
+        }
         self.retries = 0;
         self.rto_repeated = false;
         // RFC 6298 §5.2: "When all outstanding data has been acknowledged,
