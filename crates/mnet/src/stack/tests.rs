@@ -527,3 +527,77 @@ fn tcp_connect_to_closed_port_is_refused() {
     assert_eq!(a.tcp_is_connected(ha), Err(Error::ConnectionRefused));
     assert_eq!(b.stats().drops(Drop::TcpNoListener), 1);
 }
+
+/// Both directions carry data over a lossy link, so data segments carry SACK
+/// blocks: they must still fit the MTU (a 1460-byte payload with
+/// timestamps and SACK options does not).
+#[test]
+fn tcp_data_segments_with_sack_blocks_fit_the_mtu() {
+    let (mut a, mut b) = pair();
+    let mut now = Instant::from_millis(1);
+    let lh = b.tcp_listen(sa(IP_B, 80), 8).unwrap();
+    let ha = a.tcp_connect(now, sa(IP_B, 80)).unwrap();
+    exchange(&mut a, &mut b, now);
+    let (hb, _) = b.tcp_accept(lh).unwrap();
+    let data = vec![7u8; 200_000];
+    let mut sent = 0;
+    let mut got = 0;
+    let mut got_b = 0;
+    let mut sent_a = 0;
+    let mut sack_data = 0;
+    let data_with_sack = |f: &[u8]| -> bool {
+        let Ok(ip) = Ipv4Packet::new_checked(&f[14..]) else { return false };
+        let (s, d) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
+        let Ok(t) = crate::wire::TcpPacket::new_checked(ip.payload()) else {
+            return false;
+        };
+        crate::wire::TcpRepr::parse(&t, &s, &d, true).is_ok_and(|r| !r.payload.is_empty() && r.sack_ranges[0].is_some())
+    };
+    let mut lost = 0u32;
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..100_000 {
+        if sent < data.len() {
+            sent += b.tcp_send(now, hb, &data[sent..]).unwrap_or(0);
+        }
+        if sent_a < data.len() {
+            sent_a += a.tcp_send(now, ha, &data[sent_a..]).unwrap_or(0);
+        }
+        for f in drain(&mut b) {
+            assert!(f.len() <= 1514, "B sent a {}-byte frame", f.len());
+            sack_data += usize::from(data_with_sack(&f));
+            lost += 1;
+            if lost % 7 != 0 {
+                a.receive(now, &FrameMeta::PLAIN, &f);
+            }
+        }
+        for f in drain(&mut a) {
+            assert!(f.len() <= 1514, "A sent a {}-byte frame", f.len());
+            sack_data += usize::from(data_with_sack(&f));
+            lost += 1;
+            if lost % 11 != 0 {
+                b.receive(now, &FrameMeta::PLAIN, &f);
+            }
+        }
+        while let Ok(n) = a.tcp_recv(now, ha, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        while let Ok(n) = b.tcp_recv(now, hb, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got_b += n;
+        }
+        if got == data.len() && got_b == data.len() {
+            break;
+        }
+        now = now + crate::time::Duration::from_millis(1);
+        a.poll(now);
+        b.poll(now);
+    }
+    assert_eq!((got, got_b), (data.len(), data.len()));
+    assert_eq!(a.stats().drops(Drop::FragNeededDf) + b.stats().drops(Drop::FragNeededDf), 0);
+    assert!(sack_data > 0, "the scenario never put SACK blocks on a data segment");
+}

@@ -681,16 +681,32 @@ impl Connection {
         if self.ts.is_some() { 12 } else { 0 }
     }
 
-    /// Eff.snd.MSS (RFC 9293 §3.7.1): "The MSS value to be sent in an MSS
-    /// option must be less than or equal to: MMS_R - 20 ... Eff.snd.MSS =
-    /// min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize", i.e. the
-    /// smaller of the peer's MSS and our path's, less our option bytes.
     /// The largest segment payload the path allows, as last set by
     /// [`Connection::set_mss`] (or at creation).
     pub fn path_mss(&self) -> u16 {
         self.path_mss
     }
 
+    /// The payload room of the next data segment: [`Connection::eff_mss`]
+    /// less the SACK option while we have SACK blocks to report (RFC 2018
+    /// §4 puts them in every ACK, data segments included). RFC 9293 §3.7.1:
+    /// "the TCP header size ... includes TCP options" — a full segment
+    /// with SACK blocks must still fit the path MTU (Linux's
+    /// tcp_current_mss does the same).
+    pub(super) fn segment_payload_max(&self) -> usize {
+        let sack_pending = self.sack_ok && (self.sack_rep.has_dsack() || !self.recv.out_of_order().is_empty());
+        if !sack_pending {
+            return self.eff_mss();
+        }
+        // Options are at most 40 bytes; what timestamps leave goes to SACK.
+        let sack_room = crate::wire::tcp::MAX_OPTIONS_LEN - self.option_overhead();
+        self.eff_mss().saturating_sub(sack_room).max(32)
+    }
+
+    /// Eff.snd.MSS (RFC 9293 §3.7.1): "The MSS value to be sent in an MSS
+    /// option must be less than or equal to: MMS_R - 20 ... Eff.snd.MSS =
+    /// min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize", i.e. the
+    /// smaller of the peer's MSS and our path's, less our option bytes.
     pub fn eff_mss(&self) -> usize {
         let mss = usize::from(self.peer_mss.min(self.path_mss));
         mss.saturating_sub(self.option_overhead()).max(32)

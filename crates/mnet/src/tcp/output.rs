@@ -260,7 +260,7 @@ impl Connection {
     /// RFC 6675 §4 NextSeg(), and outside recovery the ordinary choice of
     /// new data. `None`: nothing may go now.
     fn next_segment(&mut self, now: Instant) -> Option<Plan> {
-        let mss = self.eff_mss() as u64;
+        let mss = self.segment_payload_max() as u64;
         let window = self.effective_window() as u64;
         let pipe = self.pipe() as u64;
         let room = window.saturating_sub(pipe);
@@ -401,7 +401,7 @@ impl Connection {
     /// New data (or the FIN) if the windows, silly-window avoidance and
     /// Nagle allow it.
     fn new_data(&mut self, now: Instant, room: u64) -> Option<Plan> {
-        let mss = self.eff_mss() as u64;
+        let mss = self.segment_payload_max() as u64;
         let data_end = self.data_end();
         let unsent = data_end.saturating_sub(self.snd_nxt);
         let fin_pending = self.fin_off().is_some() && !self.fin_sent();
@@ -485,8 +485,17 @@ impl Connection {
             rescue,
         } = plan;
         let fin_off = self.fin_off();
-        let payload_end = fin_off.map_or(end, |f| end.min(f));
-        let fin = fin_off.is_some_and(|f| start <= f && f < end);
+        let mut payload_end = fin_off.map_or(end, |f| end.min(f));
+        let mut fin = fin_off.is_some_and(|f| start <= f && f < end);
+        // Every segment, retransmissions and probes included, must fit the
+        // path with the options it carries now (SACK blocks come and go).
+        let max = self.segment_payload_max() as u64;
+        let mut end = end;
+        if payload_end.saturating_sub(start) > max {
+            payload_end = start + max;
+            end = payload_end;
+            fin = false;
+        }
         let len = payload_end.saturating_sub(start) as usize;
         let buf_off = start.saturating_sub(self.snd_una.max(1)) as usize;
         let mut flags = TcpFlags::ACK;
@@ -542,7 +551,7 @@ impl Connection {
             self.last_send = now;
             // RFC 8985 §7.2: the PTO restarts after new data is sent.
             self.tlp_at = None;
-            if len < self.eff_mss() {
+            if len < self.segment_payload_max() {
                 self.last_small_end = end;
             }
             if cwr {
