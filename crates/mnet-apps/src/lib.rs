@@ -8,5 +8,10 @@
 
 extern crate alloc;
 
+pub mod echo_client;
 pub mod ping;
+pub mod sink;
+pub mod source;
+pub mod tcp_echo;
+pub mod tcp_server;
 pub mod udp_echo;

@@ -1,6 +1,6 @@
 //! Command-line flags (names fixed by the issues and used by the tests).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,8 +39,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Two stacks on an in-memory network: ping and UDP echo under loss,
-    /// every result checked (no privileges needed).
+    /// Two stacks on an in-memory network: ping, UDP echo and a 1 MiB TCP
+    /// echo under loss, every result checked (no privileges needed).
     Demo,
     /// Echo every UDP datagram to its sender until interrupted.
     UdpEcho {
@@ -49,6 +49,48 @@ pub enum Command {
     },
     /// Send ICMP echo requests, like ping(8).
     Ping(PingArgs),
+    /// TCP echo server (TCP_NODELAY), any number of connections at once.
+    EchoServer(ServerArgs),
+    /// Send random bytes to a TCP echo server while reading the echo back;
+    /// verify it by SHA-256 and print the throughput (exit 0 only on a match).
+    EchoClient(EchoClientArgs),
+    /// Accept TCP connections, read each to its end and discard the bytes;
+    /// print bytes, rate and SHA-256 per connection.
+    Sink(ServerArgs),
+    /// Accept TCP connections, write BYTES random bytes to each, close;
+    /// print bytes, rate and SHA-256 per connection.
+    Source(SourceArgs),
+}
+
+/// `--port P [--limit N]`: the flags every TCP server shares.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ServerArgs {
+    /// The TCP port to listen on.
+    #[arg(long, value_name = "P")]
+    pub port: u16,
+    /// Accept N connections, then stop accepting and exit once all N are
+    /// closed and their data acknowledged (default: run until interrupted).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct EchoClientArgs {
+    /// The echo server, e.g. 10.0.0.1:7.
+    #[arg(value_name = "HOST:PORT")]
+    pub server: SocketAddr,
+    /// Bytes to send (suffixes K, M, G: binary multiples).
+    #[arg(long, value_name = "N", default_value = "1048576", value_parser = parse_bytes)]
+    pub bytes: u64,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Bytes to write to each connection (suffixes K, M, G: binary multiples).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub bytes: u64,
 }
 
 #[derive(Args, Debug)]
@@ -93,5 +135,63 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && (0.0..=3600.0).contains(&v) => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds between 0 and 3600")),
+    }
+}
+
+/// A byte count: digits, optionally followed by K, M or G (KiB, MiB, GiB).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bad = || format!("'{s}' is not a byte count like 1048576, 64K, 100M or 1G");
+    let t = s.trim();
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(parse_bytes("1048576"), Ok(1_048_576));
+        assert_eq!(parse_bytes("64K"), Ok(65_536));
+        assert_eq!(parse_bytes("100M"), Ok(104_857_600));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert!(parse_bytes("").is_err());
+        assert!(parse_bytes("M").is_err());
+        assert!(parse_bytes("-1").is_err());
+        assert!(parse_bytes("1T").is_err());
+        assert!(parse_bytes("99999999999999999999G").is_err());
+        assert!(parse_bytes("20000000000G").is_err());
+    }
+
+    #[test]
+    fn tcp_subcommands_parse() {
+        let cli = Cli::try_parse_from(["mnet", "echo-server", "--port", "7", "--limit", "1000"]).unwrap();
+        match cli.command {
+            Command::EchoServer(a) => assert_eq!((a.port, a.limit), (7, Some(1000))),
+            c => panic!("{c:?}"),
+        }
+        let cli = Cli::try_parse_from(["mnet", "echo-client", "10.0.0.1:7"]).unwrap();
+        match cli.command {
+            Command::EchoClient(a) => {
+                assert_eq!(a.server, "10.0.0.1:7".parse::<SocketAddr>().unwrap());
+                assert_eq!(a.bytes, 1 << 20);
+            }
+            c => panic!("{c:?}"),
+        }
+        let cli = Cli::try_parse_from(["mnet", "source", "--port", "5001", "--bytes", "100M"]).unwrap();
+        match cli.command {
+            Command::Source(a) => assert_eq!((a.server.port, a.server.limit, a.bytes), (5001, None, 100 << 20)),
+            c => panic!("{c:?}"),
+        }
+        assert!(Cli::try_parse_from(["mnet", "source", "--port", "5001"]).is_err());
+        assert!(Cli::try_parse_from(["mnet", "sink", "--port", "1", "--limit", "0"]).is_err());
     }
 }

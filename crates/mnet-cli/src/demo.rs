@@ -1,5 +1,6 @@
 //! `mnet demo`: two stacks on the in-memory network, with loss,
-//! duplication and corruption on the link, fixed seed, virtual time.
+//! duplication and corruption on the link, fixed seed, virtual time:
+//! ping, UDP echo and a TCP echo of 1 MiB.
 //! Every result is checked; the exit status is non-zero if any check fails.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -8,7 +9,10 @@ use mnet::executor::{Driver, Executor};
 use mnet::socket::{Interface, timeout};
 use mnet::wire::{EthernetAddress, IpCidr};
 use mnet::{Config, Duration, Net, Stack};
+use mnet_apps::echo_client::{EchoClientConfig, echo_client};
 use mnet_apps::ping::{PingConfig, PingStats, ping};
+use mnet_apps::source::RandomStream;
+use mnet_apps::tcp_server::ServerConfig;
 use mnet_sim::{LinkConfig, Network, Ratio, SimPlatform};
 
 use crate::args::Cli;
@@ -21,6 +25,12 @@ const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const ECHO_PORT: u16 = 7;
 /// Attempts per UDP echo before the check fails (the link loses frames).
 const UDP_ATTEMPTS: u32 = 20;
+/// B's TCP echo server.
+const TCP_ECHO_PORT: u16 = 7;
+/// What the TCP check echoes.
+const TCP_ECHO_BYTES: u64 = 1 << 20;
+/// Virtual time the TCP echo may take before its check fails.
+const TCP_ECHO_LIMIT: Duration = Duration::from_secs(600);
 
 fn make_stack(mac_last: u8, ip: Ipv4Addr, seed: u8) -> Net {
     let mac = EthernetAddress([0x02, 0, 0, 0, 0, mac_last]);
@@ -93,6 +103,43 @@ async fn ping_check(net: &Net, checks: &mut Checks, size: usize, count: u32) {
     checks.check(st.errors == 0, format!("ping -s {size}: no errors ({})", st.errors));
 }
 
+/// A's echo-client sends 1 MiB of random bytes to B's echo-server over the
+/// lossy link and checks every byte that comes back.
+async fn tcp_echo_check(net: &Net, checks: &mut Checks) {
+    let server = SocketAddr::new(IpAddr::V4(IP_B), TCP_ECHO_PORT);
+    println!("TCP echo {TCP_ECHO_BYTES} bytes to {server}:");
+    let cfg = EchoClientConfig::new(server, TCP_ECHO_BYTES, RandomStream::new([DEMO_SEED as u8; 32]));
+    let r = timeout(net, TCP_ECHO_LIMIT, echo_client(net, &cfg)).await;
+    let (ok, what) = match r {
+        Ok(Ok(rep)) => {
+            println!(
+                "    {} bytes each way in {:.3} s of virtual time ({:.1} Mbit/s), connected in {:.1} ms",
+                rep.received,
+                rep.elapsed.as_secs_f64(),
+                crate::tcp_cmds::mbit_per_s(rep.received, rep.elapsed),
+                rep.connect_time.as_secs_f64() * 1000.0
+            );
+            println!("    sha256 sent     {}", crate::tcp_cmds::hex(&rep.sha256_sent));
+            println!("    sha256 received {}", crate::tcp_cmds::hex(&rep.sha256_received));
+            let what = if rep.matched() {
+                format!("TCP echo of {TCP_ECHO_BYTES} bytes came back intact (SHA-256 and byte for byte)")
+            } else {
+                format!(
+                    "TCP echo of {TCP_ECHO_BYTES} bytes: {} bytes came back, first difference at {:?}",
+                    rep.received, rep.first_mismatch
+                )
+            };
+            (rep.matched(), what)
+        }
+        Ok(Err(e)) => (false, format!("TCP echo of {TCP_ECHO_BYTES} bytes: {e:?}")),
+        Err(_) => (
+            false,
+            format!("TCP echo of {TCP_ECHO_BYTES} bytes: not done within {TCP_ECHO_LIMIT:?} of virtual time"),
+        ),
+    };
+    checks.check(ok, what);
+}
+
 pub fn run(_cli: &Cli) -> u8 {
     let network = Network::new(DEMO_SEED);
     let link = LinkConfig {
@@ -118,9 +165,17 @@ pub fn run(_cli: &Cli) -> u8 {
             failed: Vec::new(),
             passed: 0,
         };
+        let b3 = b2.clone();
         spawner.spawn(async move {
             if let Err(e) = mnet_apps::udp_echo::udp_echo(&b2, ECHO_PORT, None, |_, _| {}).await {
                 println!("udp-echo on B stopped: {e}");
+            }
+        });
+        let tcp_spawner = spawner.clone();
+        spawner.spawn(async move {
+            let cfg = ServerConfig::new(TCP_ECHO_PORT);
+            if let Err(e) = mnet_apps::tcp_echo::echo_server(&b3, &tcp_spawner, cfg, |_| {}).await {
+                println!("echo-server on B stopped: {e}");
             }
         });
         ping_check(&a2, &mut checks, 56, 10).await;
@@ -133,6 +188,7 @@ pub fn run(_cli: &Cli) -> u8 {
             };
             checks.check(r.is_ok(), what);
         }
+        tcp_echo_check(&a2, &mut checks).await;
         checks
     };
     let drivers: &mut [&mut dyn Driver] = &mut [&mut ia, &mut ib];

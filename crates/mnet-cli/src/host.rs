@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use mnet::executor::{Driver, Executor, Platform};
+use mnet::executor::{Driver, Executor, Platform, Spawner};
 use mnet::link::Device;
 use mnet::socket::Interface;
 use mnet::{Config, Instant, Net, Stack};
@@ -56,7 +56,7 @@ pub fn print_stats(net: &Net) {
     eprint!("{}", net.stats());
 }
 
-fn random_seed() -> [u8; 32] {
+pub(crate) fn random_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     if let Err(e) = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut seed)) {
         log::warn!("no /dev/urandom ({e}); using a time-based seed");
@@ -74,6 +74,16 @@ fn random_seed() -> [u8; 32] {
 pub fn run_on_tap<F, Fut>(cli: &Cli, app: F, on_interrupt: impl FnOnce() -> u8) -> u8
 where
     F: FnOnce(Net) -> Fut,
+    Fut: Future<Output = u8>,
+{
+    run_on_tap_with_spawner(cli, move |net, _spawner| app(net), on_interrupt)
+}
+
+/// [`run_on_tap`] for apps that run tasks of their own (a server with a
+/// task per connection): `app` also gets the executor's [`Spawner`].
+pub fn run_on_tap_with_spawner<F, Fut>(cli: &Cli, app: F, on_interrupt: impl FnOnce() -> u8) -> u8
+where
+    F: FnOnce(Net, Spawner) -> Fut,
     Fut: Future<Output = u8>,
 {
     let Some(tap_name) = cli.tap.as_deref() else {
@@ -122,8 +132,10 @@ where
                     return 1;
                 }
             };
-            let clock_net = net.clone();
-            match PcapDevice::new(tap, file, move || clock_net.now()) {
+            // Not `net.now()`: the device is called with the engine locked.
+            let started = std::time::Instant::now();
+            let clock = move || mnet::Instant::from_micros(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+            match PcapDevice::new(tap, file, clock) {
                 Ok(d) => Box::new(d),
                 Err(e) => {
                     eprintln!("mnet: cannot write {}: {e}", path.display());
@@ -134,11 +146,12 @@ where
     };
     let mut iface = Interface::new(net.clone(), device);
     let mut executor = Executor::new();
+    let spawner = executor.spawner();
 
     let app_net = net.clone();
     let stats_net = net.clone();
     let main = async move {
-        let mut app = pin!(app(app_net));
+        let mut app = pin!(app(app_net, spawner));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(code) = app.as_mut().poll(cx) {
                 return Poll::Ready(Some(code));

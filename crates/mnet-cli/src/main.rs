@@ -8,6 +8,7 @@ mod demo;
 mod host;
 mod logger;
 mod ping_cmd;
+mod tcp_cmds;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,10 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(&cli),
         Command::UdpEcho { port } => host::udp_echo(&cli, *port),
         Command::Ping(p) => ping_cmd::run(&cli, p),
+        Command::EchoServer(a) => tcp_cmds::echo_server(&cli, a),
+        Command::EchoClient(a) => tcp_cmds::echo_client_cmd(&cli, a),
+        Command::Sink(a) => tcp_cmds::sink(&cli, a),
+        Command::Source(a) => tcp_cmds::source(&cli, a),
     };
     ExitCode::from(code)
 }

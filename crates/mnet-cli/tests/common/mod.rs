@@ -12,9 +12,10 @@
 //! Without root or a tool they print "skipped: ..." and pass, unless
 //! `CI=true`, where a missing privilege or tool fails the test.
 //!
-//! Needs (Debian packages): iproute2 (`ip`), iputils-ping (`ping`),
-//! python3 (plain sockets), python3-scapy (the malformed-frame sender runs
-//! under /usr/bin/python3).
+//! Needs (Debian packages): iproute2 (`ip`, `ss`), iputils-ping (`ping`),
+//! python3 (plain sockets, asyncio), python3-scapy (the malformed-frame
+//! sender and the raw TCP peer run under /usr/bin/python3), socat and
+//! nftables (the TCP tests).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -34,6 +35,8 @@ pub const LINUX_MAC: &str = "02:00:00:00:00:01";
 pub const MNET_MAC: &str = "02:00:00:00:00:02";
 /// The UDP port `mnet udp-echo` listens on in these tests.
 pub const ECHO_PORT: u16 = 7;
+/// The MAC of the raw packet peer (scapy) that shares the tap with Linux.
+pub const RAW_PEER_MAC: &str = "02:00:00:00:00:09";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -107,9 +110,7 @@ pub fn require_scapy() -> bool {
 /// second time. `MNET_E2E_DEBUG=1` runs them in a debug build anyway.
 fn release_build() -> bool {
     if cfg!(debug_assertions) && std::env::var_os("MNET_E2E_DEBUG").is_none() {
-        say_skipped(
-            "end-to-end tests run in release builds: cargo test --release -p mnet-cli --test e2e_ipv4 --test e2e_malformed (or set MNET_E2E_DEBUG=1)",
-        );
+        say_skipped("end-to-end tests run in release builds: cargo test --release -p mnet-cli --tests (or set MNET_E2E_DEBUG=1)");
         return false;
     }
     true
@@ -118,8 +119,13 @@ fn release_build() -> bool {
 /// Prints "skipped: WHY" on the real stderr: the test harness captures
 /// `println!`/`eprintln!` of passing tests, but not direct writes.
 fn say_skipped(why: &str) {
+    say(&format!("skipped: {why}"));
+}
+
+/// Prints a line on the real stderr (not captured by the test harness).
+pub fn say(line: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn is_root() -> bool {
@@ -146,7 +152,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn describe(out: &Output) -> String {
+/// Status, stdout and stderr of a finished command, for failure messages.
+pub fn describe(out: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}--- stderr\n{}",
         out.status,
@@ -277,6 +284,65 @@ impl Netns {
         text(&out.stdout)
     }
 
+    /// Starts `args` inside the namespace in the background, stdout and
+    /// stderr captured (`ip netns exec` execs it: the child's pid is the
+    /// program's). The returned process is stopped on drop.
+    pub fn spawn_captured(&self, argv: &[&str]) -> MnetProcess {
+        let mut child = self
+            .command(argv)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            drain(child.stdout.take().expect("stdout"), Arc::clone(&stdout)),
+            drain(child.stderr.take().expect("stderr"), Arc::clone(&stderr)),
+        ];
+        MnetProcess {
+            child,
+            stdout,
+            stderr,
+            readers,
+            status: None,
+            argv: argv.join(" "),
+        }
+    }
+
+    /// The kernel's TCP settings for reproducible runs
+    /// (shared/notes/peers.md gotcha 8): CUBIC when the namespace may use
+    /// it, no metrics carried between connections. Outside the initial
+    /// namespace the kernel accepts only the algorithms of the global
+    /// `tcp_allowed_congestion_control` as default; when CUBIC is not among
+    /// them the kernel's default stays (said on stderr), and the host's
+    /// global list is left alone.
+    pub fn tcp_defaults(&self) {
+        let path = "/proc/sys/net/ipv4/tcp_congestion_control";
+        let out = self.run(&["sh", "-c", &format!("echo cubic > {path}")], Duration::from_secs(5));
+        if !out.status.success() {
+            let cc = self.run_ok(&["cat", path], Duration::from_secs(5));
+            say(&format!(
+                "note: cubic is not allowed in a namespace here (tcp_allowed_congestion_control); Linux keeps {}",
+                cc.trim()
+            ));
+        }
+        self.sysctl("net.ipv4.tcp_no_metrics_save", "1");
+    }
+
+    /// Waits until a TCP socket of the namespace listens on `port`.
+    pub fn wait_tcp_listening(&self, port: u16, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            let out = self.run(&["ss", "-ltnH", &format!("sport = :{port}")], Duration::from_secs(5));
+            if !text(&out.stdout).trim().is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Writes `value` to a file under /proc/sys inside the namespace.
     pub fn sysctl(&self, key: &str, value: &str) {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
@@ -369,6 +435,66 @@ impl TapNet {
         format!("10.{}.{}.77", self.a, self.b)
     }
 
+    /// The raw packet peer's address (a host the kernel does not know;
+    /// see tests/tcp_raw_peer.py).
+    pub fn raw_peer_ip(&self) -> String {
+        format!("10.{}.{}.9", self.a, self.b)
+    }
+
+    /// The kernel peer's TCP settings for reproducible runs: see
+    /// [`Netns::tcp_defaults`].
+    pub fn linux_tcp_defaults(&self) {
+        self.ns.tcp_defaults();
+    }
+
+    /// Drops `percent` % of the frames in each direction on the tap, at
+    /// random, with nftables in the netdev family (this kernel has no
+    /// netem): an ingress chain (mnet to Linux) and an egress chain (Linux
+    /// to mnet), each with a counter. The egress hook sees a packet before
+    /// generic segmentation, so the tap's `gso_max_segs` goes to 1 first:
+    /// Linux's TCP then hands over one segment per packet and each frame
+    /// is dropped on its own (connections opened afterwards).
+    pub fn add_random_loss(&self, percent: u32) {
+        let tap = &self.tap;
+        self.ns.ip(&["link", "set", "dev", tap, "gso_max_segs", "1"]);
+        let cmds = [
+            "add table netdev mnetloss".to_owned(),
+            format!("add chain netdev mnetloss from_mnet {{ type filter hook ingress device \"{tap}\" priority 0 ; }}"),
+            format!("add rule netdev mnetloss from_mnet numgen random mod 100 < {percent} counter drop"),
+            format!("add chain netdev mnetloss to_mnet {{ type filter hook egress device \"{tap}\" priority 0 ; }}"),
+            format!("add rule netdev mnetloss to_mnet numgen random mod 100 < {percent} counter drop"),
+        ];
+        for c in &cmds {
+            self.ns.run_ok(&["nft", c], Duration::from_secs(5));
+        }
+    }
+
+    /// Frames dropped by [`TapNet::add_random_loss`]: (mnet to Linux,
+    /// Linux to mnet).
+    pub fn random_loss_drops(&self) -> (u64, u64) {
+        let out = self
+            .ns
+            .run_ok(&["nft", "list", "table", "netdev", "mnetloss"], Duration::from_secs(5));
+        let mut counts = Vec::new();
+        for line in out.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let Some(i) = words.iter().position(|w| *w == "packets") {
+                counts.push(words.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(0));
+            }
+        }
+        (counts.first().copied().unwrap_or(0), counts.get(1).copied().unwrap_or(0))
+    }
+
+    /// Starts an mnet TCP server (`echo-server`, `sink`, `source` ...) and
+    /// waits until it prints "listening on".
+    pub fn spawn_tcp_server(&self, command: &[&str]) -> MnetProcess {
+        let mnet = self.spawn_mnet(command);
+        if !mnet.wait_for_stdout("listening on", Duration::from_secs(10)) {
+            panic!("mnet did not start listening ({}):\n{}", mnet.argv, mnet.report());
+        }
+        mnet
+    }
+
     /// The global flags: `--tap NAME --ipv4 10.a.b.2/24 --mac MNET_MAC`.
     pub fn mnet_global_args(&self) -> Vec<String> {
         vec![
@@ -393,27 +519,7 @@ impl TapNet {
     pub fn spawn_mnet(&self, command: &[&str]) -> MnetProcess {
         let argv = self.mnet_argv(command);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let mut child = self
-            .ns
-            .command(&argv)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn mnet: {e}"));
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            drain(child.stdout.take().expect("stdout"), Arc::clone(&stdout)),
-            drain(child.stderr.take().expect("stderr"), Arc::clone(&stderr)),
-        ];
-        MnetProcess {
-            child,
-            stdout,
-            stderr,
-            readers,
-            status: None,
-            argv: argv.join(" "),
-        }
+        self.ns.spawn_captured(&argv)
     }
 
     /// `mnet GLOBALS udp-echo --port 7`, once it answers pings.
@@ -603,7 +709,8 @@ impl PingResult {
 
 // ---------------------------------------------------------------------------
 
-/// A running `mnet`. Dropping it stops it (SIGTERM, then SIGKILL).
+/// A running `mnet` (or another background program, see
+/// [`Netns::spawn_captured`]). Dropping it stops it (SIGTERM, then SIGKILL).
 pub struct MnetProcess {
     child: Child,
     stdout: Arc<Mutex<Vec<u8>>>,
@@ -633,6 +740,37 @@ impl MnetProcess {
 
     pub fn stderr(&self) -> String {
         text(&self.stderr.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Waits until stdout contains `needle` (at most `limit`, or until the
+    /// process exits).
+    pub fn wait_for_stdout(&self, needle: &str, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            if self.stdout().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the process to exit by itself, at most `limit`; then
+    /// waits for its output to be read. `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        while self.is_running() {
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.status
     }
 
     /// Status (if exited), stdout and stderr, for failure messages.

@@ -566,7 +566,7 @@ fn tcp_data_segments_with_sack_blocks_fit_the_mtu() {
             assert!(f.len() <= 1514, "B sent a {}-byte frame", f.len());
             sack_data += usize::from(data_with_sack(&f));
             lost += 1;
-            if lost % 7 != 0 {
+            if !lost.is_multiple_of(7) {
                 a.receive(now, &FrameMeta::PLAIN, &f);
             }
         }
@@ -574,7 +574,7 @@ fn tcp_data_segments_with_sack_blocks_fit_the_mtu() {
             assert!(f.len() <= 1514, "A sent a {}-byte frame", f.len());
             sack_data += usize::from(data_with_sack(&f));
             lost += 1;
-            if lost % 11 != 0 {
+            if !lost.is_multiple_of(11) {
                 b.receive(now, &FrameMeta::PLAIN, &f);
             }
         }
@@ -593,7 +593,7 @@ fn tcp_data_segments_with_sack_blocks_fit_the_mtu() {
         if got == data.len() && got_b == data.len() {
             break;
         }
-        now = now + crate::time::Duration::from_millis(1);
+        now += crate::time::Duration::from_millis(1);
         a.poll(now);
         b.poll(now);
     }

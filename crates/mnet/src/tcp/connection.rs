@@ -250,6 +250,11 @@ pub struct Connection {
     pub(super) retries: u32,
     pub(super) persist_at: Option<Instant>,
     pub(super) persist_probes: u32,
+    /// Exponent of the persist interval: grows with every probe and only
+    /// starts over when the peer opens its window (RFC 1122 §4.2.2.17:
+    /// "SHOULD increase exponentially the interval between successive
+    /// probes"), unlike `persist_probes`, which any answer resets.
+    pub(super) persist_backoff: u32,
     pub(super) delack_at: Option<Instant>,
     pub(super) keepalive: Option<Keepalive>,
     pub(super) keepalive_at: Option<Instant>,
@@ -394,6 +399,7 @@ impl Connection {
             retries: 0,
             persist_at: None,
             persist_probes: 0,
+            persist_backoff: 0,
             delack_at: None,
             keepalive: cfg.keepalive,
             keepalive_at: None,

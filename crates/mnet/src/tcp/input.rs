@@ -376,6 +376,9 @@ impl Connection {
         // The peer answers: keepalive and persist probing start over.
         self.restart_keepalive(now);
         self.persist_probes = 0;
+        if seg.window_len != 0 {
+            self.persist_backoff = 0;
+        }
         if self.state == State::SynReceived {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED
             // state and continue processing with the variables below set

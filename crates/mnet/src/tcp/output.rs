@@ -585,7 +585,7 @@ impl Connection {
             return;
         }
         if self.persist_at.is_none() {
-            let backoff = 1u32 << self.persist_probes.min(16);
+            let backoff = 1u32 << self.persist_backoff.min(16);
             let delay = self.rtt.rto().saturating_mul(backoff).min(self.cfg.rto_max);
             self.persist_at = Some(now + delay);
         }

@@ -72,6 +72,7 @@ impl Connection {
                 return TimerOutcome::Closed;
             }
             self.persist_probes += 1;
+            self.persist_backoff = self.persist_backoff.saturating_add(1);
             if self.snd_wnd == 0 {
                 self.probe_due = true;
             } else {

@@ -1,0 +1,61 @@
+//! `sink`: accept, read to the end of the stream, discard — the receiving
+//! end of a throughput test. Each connection reports its byte count, its
+//! duration and the SHA-256 of what it read (so a sender can be checked
+//! without storing the data).
+//!
+//! ```no_run
+//! # async fn f(net: mnet::Net, spawner: mnet::executor::Spawner) -> mnet::Result<()> {
+//! use mnet_apps::sink::sink;
+//! use mnet_apps::tcp_server::{ServerConfig, ServerEvent};
+//! sink(&net, &spawner, ServerConfig::new(5001).limit(Some(1)), |ev| {
+//!     if let ServerEvent::Finished { transfer, .. } = ev {
+//!         let _ = (transfer.bytes_in, transfer.sha256_in);
+//!     }
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
+
+use alloc::vec;
+
+use mnet::socket::TcpStream;
+use mnet::{Net, Result};
+use sha2::{Digest, Sha256};
+
+use crate::tcp_server::{ServeSummary, ServerConfig, ServerEvent, Transfer, fail, finish, serve};
+
+/// Bytes asked for per `read` call.
+pub const SINK_CHUNK: usize = 64 * 1024;
+
+/// Read `stream` to its end, hashing and discarding; then close gracefully.
+pub async fn sink_connection(mut stream: TcpStream) -> Transfer {
+    let mut t = Transfer::default();
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; SINK_CHUNK];
+    loop {
+        match t.ok(stream.read(&mut buf).await) {
+            Some(0) => break,
+            Some(n) => {
+                let n = n.min(buf.len());
+                hash.update(&buf[..n]);
+                t.bytes_in += n as u64;
+            }
+            None => {
+                return fail(stream, t);
+            }
+        }
+    }
+    t.sha256_in = Some(hash.finalize().into());
+    finish(stream, t).await
+}
+
+/// `sink`: [`sink_connection`] for every connection accepted on `cfg` (see
+/// [`serve`] for `limit`).
+pub async fn sink(
+    net: &Net,
+    spawner: &mnet::executor::Spawner,
+    cfg: ServerConfig,
+    on_event: impl FnMut(&ServerEvent) + 'static,
+) -> Result<ServeSummary> {
+    serve(net, spawner, cfg, |stream, _id| sink_connection(stream), on_event).await
+}
