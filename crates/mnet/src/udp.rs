@@ -29,7 +29,6 @@ pub struct UdpSocket {
     /// An asynchronous error (ICMP) reported on the next operation.
     pub error: Option<Error>,
     pub rx_waker: Option<Waker>,
-    pub tx_waker: Option<Waker>,
 }
 
 impl UdpSocket {
@@ -44,6 +43,9 @@ impl UdpSocket {
 pub struct UdpTable {
     sockets: Slab<UdpSocket>,
     by_local: HashMap<(IpAddr, u16), Handle>,
+    /// Sockets per (family is IPv4, port): a wildcard bind checks for a
+    /// conflict in O(1) instead of scanning every socket.
+    per_port: HashMap<(bool, u16), u32>,
 }
 
 fn unspecified_like(ip: &IpAddr) -> IpAddr {
@@ -58,6 +60,7 @@ impl UdpTable {
         UdpTable {
             sockets: Slab::new(capacity),
             by_local: hash::new_map(rng),
+            per_port: hash::new_map(rng),
         }
     }
 
@@ -69,7 +72,7 @@ impl UdpTable {
         // and the other way round (no SO_REUSEADDR semantics).
         let wild = unspecified_like(ip);
         if *ip == wild {
-            self.by_local.keys().any(|(a, p)| *p == port && a.is_ipv4() == ip.is_ipv4())
+            self.per_port.contains_key(&(ip.is_ipv4(), port))
         } else {
             self.by_local.contains_key(&(wild, port))
         }
@@ -106,10 +109,10 @@ impl UdpTable {
             rx: queue,
             error: None,
             rx_waker: None,
-            tx_waker: None,
         };
         let h = self.sockets.insert(sock).map_err(|_| Error::WouldExceedLimit)?;
         self.by_local.insert((ip, port), h);
+        *self.per_port.entry((ip.is_ipv4(), port)).or_insert(0) += 1;
         Ok(h)
     }
 
@@ -125,6 +128,13 @@ impl UdpTable {
     pub fn close(&mut self, h: Handle, pool: &mut BufferPool) {
         if let Some(mut s) = self.sockets.remove(h) {
             self.by_local.remove(&(s.local.ip(), s.local.port()));
+            let key = (s.local.is_ipv4(), s.local.port());
+            if let Some(n) = self.per_port.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_port.remove(&key);
+                }
+            }
             s.rx.clear(pool);
             s.wake_rx();
         }
@@ -150,15 +160,6 @@ impl UdpTable {
             .get(&(local.ip(), local.port()))
             .or_else(|| self.by_local.get(&(unspecified_like(&local.ip()), local.port())))
             .copied()
-    }
-
-    /// Wake every socket waiting to send (the transmit queue drained).
-    pub fn wake_senders(&mut self) {
-        for (_, s) in self.sockets.iter_mut() {
-            if let Some(w) = s.tx_waker.take() {
-                w.wake();
-            }
-        }
     }
 
     pub fn len(&self) -> usize {
