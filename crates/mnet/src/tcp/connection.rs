@@ -300,6 +300,9 @@ pub struct Connection {
     pub(super) rtx_log: VecDeque<(u64, u64, Instant, u64)>,
     /// Retransmissions found lost (RACK), to be sent again.
     pub(super) relost: VecDeque<(u64, u64)>,
+    /// RFC 8985 RACK.xmit_ts, for retransmissions: when the latest-sent
+    /// retransmission found delivered in this recovery left.
+    pub(super) rack_rtx_delivered: Option<Instant>,
     /// Saved for undoing the current recovery's reduction if it proves
     /// spurious (timestamps only).
     pub(super) undo: Option<alloc::boxed::Box<Undo>>,
@@ -427,6 +430,7 @@ impl Connection {
             tlp_dsack: false,
             rtx_log: VecDeque::new(),
             relost: VecDeque::new(),
+            rack_rtx_delivered: None,
             undo: None,
             cwnd_limited: false,
             rto_repeated: false,
@@ -752,6 +756,7 @@ impl Connection {
         self.recovery = None;
         self.rtx_log = VecDeque::new();
         self.relost = VecDeque::new();
+        self.rack_rtx_delivered = None;
         self.send.ack(self.send.len());
         self.send.release();
         self.scratch = Vec::new();

@@ -302,8 +302,9 @@ impl Connection {
                 self.cwnd_limited = true;
                 return None;
             }
-            // Retransmissions RACK found lost go first (RFC 8985 §6.2).
-            if rec.kind == RecoveryKind::Fast
+            // Retransmissions RACK found lost go first (RFC 8985 §6.2),
+            // after an RTO as in fast recovery.
+            if rec.kind != RecoveryKind::PathMtu
                 && let Some((start, end)) = self.next_relost(mss)
             {
                 return Some(Plan {
@@ -541,7 +542,7 @@ impl Connection {
             if !rescue {
                 self.high_rxt = self.high_rxt.max(end);
             }
-            if self.recovery.is_some_and(|r| r.kind == RecoveryKind::Fast) {
+            if self.recovery.is_some_and(|r| r.kind != RecoveryKind::PathMtu) {
                 self.rack_log_retransmission(start, end, now);
             }
             // Karn: a retransmission spoils the timed segment.

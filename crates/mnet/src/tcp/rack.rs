@@ -8,8 +8,9 @@
 //! SACK is therefore lost once the reordering window has elapsed, even
 //! when fewer than DupThresh segments were SACKed above it (the case
 //! RFC 6675's IsLost() cannot see: small windows, tail losses).
-//! Retransmissions are not tracked per segment here; a lost retransmission
-//! is still left to the RTO.
+//! Retransmissions (in fast recovery and after an RTO) are logged with
+//! their send times, so a lost one is found the same way: something sent
+//! after it was delivered and the reordering window has passed.
 //!
 //! TLP: RFC 8985 §7: "The Tail Loss Probe ... sends a probe segment to
 //! trigger ... feedback" when the tail of a flight goes unacknowledged:
@@ -103,12 +104,24 @@ impl Connection {
             };
             let (hole, _) = self.scoreboard.hole_at(start.max(self.snd_una));
             if hole >= end {
-                // Delivered (cumulatively or SACKed).
+                // Delivered (cumulatively or SACKed). Like RACK.xmit_ts of
+                // RFC 8985 §6.2 step 2 (the send time of the most recently
+                // sent segment that has been delivered), the latest such
+                // time is kept after the entry goes, so that a
+                // retransmission sent before it is still known to be
+                // overtaken on a later ACK or when the reordering timer
+                // fires.
                 later_delivered = true;
+                self.rack_rtx_delivered = Some(self.rack_rtx_delivered.map_or(sent, |t| t.max(sent)));
                 self.rtx_log.remove(i);
                 continue;
             }
-            if !(later_delivered || highest > nxt_then) {
+            // RFC 8985 §6.2: "a segment is marked lost if ... a segment
+            // sent later has been delivered": a later retransmission (in
+            // this pass, or remembered from an earlier one), or new data
+            // above the SND.NXT of the moment this one left.
+            let overtaken = later_delivered || highest > nxt_then || self.rack_rtx_delivered.is_some_and(|t| t > sent);
+            if !overtaken {
                 continue;
             }
             let deadline = sent + reo_wnd;
@@ -155,7 +168,9 @@ impl Connection {
             Some(r) if r.kind != RecoveryKind::PathMtu => {}
             Some(_) => return,
             None => {
-                if self.snd_una <= self.recover {
+                // As in `on_dupack`: an ACK of `recover` itself (HighData
+                // then, exclusive) has covered RecoveryPoint.
+                if self.snd_una < self.recover {
                     return;
                 }
                 self.enter_fast_recovery(now);

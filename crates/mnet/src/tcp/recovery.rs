@@ -211,6 +211,7 @@ impl Connection {
                 self.rescue_rxt = None;
                 self.rtx_log.clear();
                 self.relost.clear();
+                self.rack_rtx_delivered = None;
                 match rec.kind {
                     RecoveryKind::Fast => self.cc.on_recovery_exit(now, (self.snd_nxt - self.snd_una) as usize, mss),
                     RecoveryKind::Timeout => self.cc.on_ack(now, &sample),
@@ -310,8 +311,12 @@ impl Connection {
         }
         // RFC 6582 §3.2 step 2: "If the Cumulative Acknowledgment field
         // didn't cover more than "recover", ... do not enter the Fast
-        // Retransmit and Fast Recovery procedure".
-        if self.snd_una <= self.recover {
+        // Retransmit and Fast Recovery procedure". `recover` holds HighData
+        // as an exclusive offset (SND.NXT then), so an ACK equal to it
+        // covers the last octet sent; RFC 6675 §5.1: "a new recovery phase
+        // ... MUST NOT be initiated until HighACK is greater than or equal
+        // to the new value of RecoveryPoint." Only SND.UNA < recover waits.
+        if self.snd_una < self.recover {
             return;
         }
         // RFC 6675 §5: "(1) If DupAcks >= DupThresh, go to step (4). ...
@@ -409,6 +414,7 @@ impl Connection {
         self.reo_at = None;
         self.rtx_log.clear();
         self.relost.clear();
+        self.rack_rtx_delivered = None;
     }
 
     /// The window the sender may fill: cwnd, NewReno's inflated window in

@@ -447,3 +447,102 @@ fn a_lost_retransmission_is_sent_again_without_a_timeout() {
     assert_eq!(again, [s]);
     assert_eq!(c.info().timeouts, 0);
 }
+
+#[test]
+fn a_loss_right_after_a_recovery_point_is_fast_retransmitted() {
+    // RFC 6675 §5.1: "a new recovery phase ... MUST NOT be initiated until
+    // HighACK is greater than or equal to the new value of
+    // RecoveryPoint" — equal is enough. A cumulative ACK landing exactly on
+    // RecoveryPoint ends the episode, and the very next segment's loss
+    // starts a new one.
+    let mut c = sack_client(10);
+    c.send(&[1u8; 10_000]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 10);
+    feed(&mut c, t(30), &sack(1001, &[(2001, 5001)]));
+    assert_eq!(seqs(&out(&mut c, t(30))), [1001]);
+    // Full ACK of RecoveryPoint (11001): recovery ends there.
+    feed(&mut c, t(40), &ack(11_001));
+    c.send(&[2u8; 10_000]).unwrap();
+    let v = seqs(&out(&mut c, t(40)));
+    assert!(v.len() >= 4, "{v:?}");
+    assert_eq!(v[0], 11_001);
+    // 11001 is lost; three segments above it are SACKed (IsLost).
+    feed(&mut c, t(50), &sack(11_001, &[(12_001, 13_001)]));
+    feed(&mut c, t(51), &sack(11_001, &[(12_001, 14_001)]));
+    feed(&mut c, t(52), &sack(11_001, &[(12_001, 15_001)]));
+    assert_eq!(seqs(&out(&mut c, t(52))).first(), Some(&11_001));
+    assert_eq!(c.info().fast_retransmits, 2);
+    assert_eq!(c.info().timeouts, 0);
+}
+
+#[test]
+fn rack_starts_recovery_right_after_a_timeout_was_fully_acknowledged() {
+    // After an RTO, RecoveryPoint is HighData (RFC 6675 §5.1); once it is
+    // cumulatively acknowledged, RACK (RFC 8985 §6.2: a segment is lost
+    // when a later one "has been delivered" and "RACK.reo_wnd has passed")
+    // may start a new recovery for the next segment.
+    let mut c = sack_client(10);
+    c.send(&[1u8; 3000]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 3);
+    // Everything lost: the probe, then the RTO.
+    let at = c.poll_at().unwrap();
+    c.on_timer(at);
+    out(&mut c, at);
+    c.on_timer(t(240));
+    assert_eq!(seqs(&out(&mut c, t(240))), [1001]);
+    assert_eq!(c.info().timeouts, 1);
+    // The retransmission (and the rest) arrive: ACK of RecoveryPoint.
+    feed(&mut c, t(250), &ack(4001));
+    c.send(&[2u8; 2000]).unwrap();
+    assert_eq!(seqs(&out(&mut c, t(250))), [4001, 5001]);
+    // 4001 is lost, 5001 is SACKed.
+    feed(&mut c, t(260), &sack(4001, &[(5001, 6001)]));
+    let at = c.poll_at().unwrap();
+    assert!(at <= t(263), "the reordering timer, not the RTO: {at:?}");
+    c.on_timer(at);
+    assert_eq!(seqs(&out(&mut c, at)), [4001]);
+    assert_eq!(c.info().fast_retransmits, 1);
+    assert_eq!(c.info().timeouts, 1);
+}
+
+#[test]
+fn a_lost_retransmission_after_a_timeout_is_sent_again() {
+    // RFC 8985 §6.2 after an RTO: of two retransmissions, the later one
+    // was SACKed, the earlier one was not: it is lost and goes again
+    // before NextSeg() moves on to higher holes.
+    let mut c = sack_client(10);
+    c.send(&[1u8; 10_000]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 10);
+    c.on_timer(t(220));
+    assert_eq!(c.info().timeouts, 1);
+    assert_eq!(seqs(&out(&mut c, t(220))), [1001]);
+    feed(&mut c, t(230), &ack(2001));
+    assert_eq!(seqs(&out(&mut c, t(230))), [2001, 3001]);
+    // The retransmission of 2001 is lost; that of 3001 arrives.
+    feed(&mut c, t(240), &sack(2001, &[(3001, 4001)]));
+    // 2001 first; then, the window allowing, NextSeg() goes on at HighRxt.
+    assert_eq!(seqs(&out(&mut c, t(240))), [2001, 4001]);
+    assert_eq!(c.info().timeouts, 1);
+}
+
+#[test]
+fn an_overtaken_retransmission_is_remembered_until_its_window_passes() {
+    // RFC 8985 §6.2: the retransmission of 1001 is overtaken by the later
+    // retransmission of 5001, whose delivery is reported before 1001's
+    // reordering window has passed; when the window passes, 1001 is lost.
+    let mut c = sack_client(10);
+    c.send(&[1u8; 10_000]).unwrap();
+    assert_eq!(out(&mut c, t(20)).len(), 10);
+    feed(&mut c, t(30), &sack(1001, &[(2001, 5001)]));
+    assert_eq!(seqs(&out(&mut c, t(30))), [1001]);
+    feed(&mut c, t(31), &sack(1001, &[(6001, 11_001), (2001, 5001)]));
+    assert_eq!(seqs(&out(&mut c, t(31))), [5001]);
+    // 5001's retransmission arrives, 1001's does not.
+    feed(&mut c, t(32), &sack(1001, &[(2001, 11_001)]));
+    assert!(seqs(&out(&mut c, t(32))).is_empty());
+    let at = c.poll_at().unwrap();
+    assert!(at < t(40), "the reordering timer, not the RTO: {at:?}");
+    c.on_timer(at);
+    assert_eq!(seqs(&out(&mut c, at)), [1001]);
+    assert_eq!(c.info().timeouts, 0);
+}
