@@ -198,10 +198,10 @@ impl Stack {
             let mut pkt = TcpPacket::new_unchecked(buf);
             repr.emit(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
         });
-        if sent.is_err() {
-            self.stats.record(Drop::Ipv4NoRoute);
+        match sent {
+            Ok(()) => self.stats.traffic.tcp_out += 1,
+            Err(_) => self.stats.record(Drop::Ipv4NoRoute),
         }
-        self.stats.traffic.tcp_out += 1;
         true
     }
 
