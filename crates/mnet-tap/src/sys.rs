@@ -79,6 +79,20 @@ pub(crate) fn if_mtu(name: &str) -> io::Result<usize> {
     usize::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("interface {name} reports MTU {mtu}")))
 }
 
+/// The interface flags of `name` (`SIOCGIFFLAGS`: `IFF_UP`, `IFF_RUNNING`, ...).
+pub(crate) fn if_flags(name: &str) -> io::Result<libc::c_int> {
+    let mut req = ifreq_for(name)?;
+    // SAFETY: socket(2) takes no pointers; the result is checked by owned_fd.
+    let sock = owned_fd(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: SIOCGIFFLAGS reads `ifr_name` and writes `ifr_ifru.ifru_flags`
+    // of the `ifreq` we pass, which lives on our stack for the whole call.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req as *mut libc::ifreq) })?;
+    // SAFETY: after a successful SIOCGIFFLAGS the kernel stored the flags in
+    // `ifru_flags` (a c_short); every bit pattern is a valid c_short.
+    Ok(libc::c_int::from(unsafe { req.ifr_ifru.ifru_flags }) & 0xffff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
