@@ -74,6 +74,7 @@ drop_reasons! {
     TcpListenNoSyn => "tcp: segment without SYN to a listening port",
     TcpBroadcast => "tcp: segment to a broadcast address",
     TcpStale => "tcp: segment for a connection being torn down",
+    TcpIcmpOutOfWindow => "tcp: ICMP error quoting a sequence number not in flight (RFC 5927)",
     TxQueueFull => "transmit: engine queue full",
     TxTooBig => "transmit: packet larger than any MTU allows",
     LoopbackFull => "loopback: queue full",

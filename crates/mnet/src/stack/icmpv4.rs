@@ -134,15 +134,28 @@ impl Stack {
             .get(2..4)
             .map_or(usize::MAX, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
         if mtu < self.mtu() && mtu < quoted_len {
-            // Datagram sockets read the path MTU at each send; TCP
-            // connections read it whenever they are serviced.
-            if self.pmtu.update(now, IpAddr::V4(inv.dst), mtu) && inv.protocol == IpProtocol::Tcp {
-                // RFC 1191 §6.4 (TCP): "the TCP layer ... must ... reduce
-                // the size of the segments it sends". The quoted connection
-                // reacts now; others to that host at their next event.
+            let tcp = (inv.protocol == IpProtocol::Tcp).then(|| {
                 let (sp, dp) = inv.ports();
                 let local = core::net::SocketAddr::new(IpAddr::V4(inv.src), sp);
                 let remote = core::net::SocketAddr::new(IpAddr::V4(inv.dst), dp);
+                (local, remote)
+            });
+            // RFC 5927 §7.2: a forged Packet Too Big can "reduce the
+            // throughput of the connection"; like every ICMP error for TCP
+            // it must quote a connection and a sequence number in flight.
+            if let Some((local, remote)) = tcp
+                && !self.tcp_icmp_acceptable(local, remote, inv.tcp_seq())
+            {
+                return;
+            }
+            // Datagram sockets read the path MTU at each send; TCP
+            // connections read it whenever they are serviced.
+            if self.pmtu.update(now, IpAddr::V4(inv.dst), mtu)
+                && let Some((local, remote)) = tcp
+            {
+                // RFC 1191 §6.4 (TCP): "the TCP layer ... must ... reduce
+                // the size of the segments it sends". The quoted connection
+                // reacts now; others to that host at their next event.
                 self.tcp_path_mtu_changed(now, local, remote);
             }
         }

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::ip::reassembly::{FragError, FragKey};
 use crate::stats::Drop;
 use crate::time::Instant;
-use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr, WireError, quoted_ports};
+use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpSeqNumber, UdpPacket, UdpRepr, WireError, quoted_ports};
 
 /// What the transport layer needs to know about the datagram it got.
 #[derive(Clone, Copy)]
@@ -223,7 +223,7 @@ impl Stack {
                 let (src_port, dst_port) = inv.ports();
                 let local = SocketAddr::new(IpAddr::V4(inv.src), src_port);
                 let remote = SocketAddr::new(IpAddr::V4(inv.dst), dst_port);
-                self.tcp_icmp_error(self.now, local, remote, error);
+                self.tcp_icmp_error(self.now, local, remote, inv.tcp_seq(), error);
             }
             IpProtocol::Icmp => {
                 let (ident, seq_no) = inv.echo_ident_seq();
@@ -291,6 +291,12 @@ impl<'a> InvokingDatagram<'a> {
     /// UDP/TCP (source, destination) ports.
     pub fn ports(&self) -> (u16, u16) {
         quoted_ports(self.transport).unwrap_or_default()
+    }
+
+    /// The TCP sequence number of a quoted segment (bytes 4..8).
+    pub fn tcp_seq(&self) -> TcpSeqNumber {
+        let b = self.transport;
+        TcpSeqNumber(u32::from_be_bytes([b[4], b[5], b[6], b[7]]))
     }
 
     /// ICMP echo identifier and sequence number (bytes 4..8 of the header).

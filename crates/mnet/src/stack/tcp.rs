@@ -797,15 +797,38 @@ impl Stack {
 
     /// An ICMP error about a segment we sent (RFC 1122 §4.2.3.9) or a new
     /// path MTU.
-    pub(super) fn tcp_icmp_error(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, error: Error) {
+    pub(super) fn tcp_icmp_error(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber, error: Error) {
+        if !self.tcp_icmp_acceptable(local, remote, seq) {
+            return;
+        }
         let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
-            self.stats.record(Drop::Icmpv4NoSocket);
             return;
         };
         if let Some(s) = self.tcp.conns.get_mut(h) {
             s.conn.on_icmp_error(error, now);
         }
         self.tcp_service(now, h);
+    }
+
+    /// Whether an ICMP error quoting a segment `(local, remote)` with
+    /// sequence number `seq` concerns a live connection; counts the drop
+    /// when not.
+    ///
+    /// RFC 5927 §4.1: "TCP SHOULD check that the TCP sequence number
+    /// contained in the payload of the ICMP error message is within the
+    /// range SND.UNA =< SEG.SEQ < SND.NXT." (Linux counts the others as
+    /// OutOfWindowIcmps.) Without it, a blind attacker who guesses the
+    /// ports can abort a connection in SYN-SENT or shrink its segments.
+    pub(super) fn tcp_icmp_acceptable(&mut self, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber) -> bool {
+        let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
+            self.stats.record(Drop::Icmpv4NoSocket);
+            return false;
+        };
+        let ok = self.tcp.conns.get(h).is_some_and(|s| s.conn.seq_in_flight(seq));
+        if !ok {
+            self.stats.record(Drop::TcpIcmpOutOfWindow);
+        }
+        ok
     }
 
     /// The path MTU of the connection `(local, remote)` went down.

@@ -601,3 +601,109 @@ fn tcp_data_segments_with_sack_blocks_fit_the_mtu() {
     assert_eq!(a.stats().drops(Drop::FragNeededDf) + b.stats().drops(Drop::FragNeededDf), 0);
     assert!(sack_data > 0, "the scenario never put SACK blocks on a data segment");
 }
+
+/// The start of a TCP segment A sent to B, as an ICMP error quotes it:
+/// the IPv4 header and the first 8 bytes (ports and sequence number).
+fn quoted_tcp(sport: u16, dport: u16, seq: u32, payload_len: usize) -> Vec<u8> {
+    let mut quote = vec![0u8; 28];
+    Ipv4Repr {
+        src_addr: IP_A,
+        dst_addr: IP_B,
+        next_header: IpProtocol::Tcp,
+        payload_len,
+        hop_limit: 64,
+        dscp_ecn: 0,
+        ident: 9,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    }
+    .emit(&mut Ipv4Packet::new_unchecked(&mut quote[..]), true);
+    quote[20..22].copy_from_slice(&sport.to_be_bytes());
+    quote[22..24].copy_from_slice(&dport.to_be_bytes());
+    quote[24..28].copy_from_slice(&seq.to_be_bytes());
+    quote
+}
+
+/// A's SYN to B, kept from B (only ARP is exchanged): (handle, source
+/// port, ISS).
+fn syn_sent(a: &mut Stack, b: &mut Stack, now: Instant) -> (crate::slab::Handle, u16, u32) {
+    let h = a.tcp_connect(now, sa(IP_B, 80)).unwrap();
+    a.poll(now);
+    for _ in 0..3 {
+        for f in drain(a) {
+            if f.get(23) == Some(&6) {
+                let tcp = &f[34..];
+                return (
+                    h,
+                    u16::from_be_bytes([tcp[0], tcp[1]]),
+                    u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+                );
+            }
+            b.receive(now, &FrameMeta::PLAIN, &f);
+        }
+        for f in drain(b) {
+            a.receive(now, &FrameMeta::PLAIN, &f);
+        }
+    }
+    panic!("no SYN");
+}
+
+#[test]
+fn icmp_error_for_tcp_must_quote_a_sequence_number_in_flight() {
+    // RFC 5927 §4.1: "TCP SHOULD check that the TCP sequence number
+    // contained in the payload of the ICMP error message is within the
+    // range SND.UNA =< SEG.SEQ < SND.NXT."
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(1);
+    let (h, sport, iss) = syn_sent(&mut a, &mut b, now);
+    let unreachable = |quote: &[u8], b: &mut Stack, a: &mut Stack| {
+        let msg = Icmpv4Repr::DstUnreachable {
+            reason: Icmpv4DstUnreachable::HostUnreachable,
+            next_hop_mtu: 0,
+            invoking: quote,
+        };
+        b.send_icmpv4(now, Some(IP_B), IP_A, &msg);
+        for f in drain(b) {
+            a.receive(now, &FrameMeta::PLAIN, &f);
+        }
+    };
+    // A blind attacker who guessed the ports but not the ISS: ignored.
+    for wrong in [iss.wrapping_sub(1), iss.wrapping_add(1), iss ^ 0x8000_0000] {
+        unreachable(&quoted_tcp(sport, 80, wrong, 20), &mut b, &mut a);
+    }
+    assert_eq!(a.stats().drops(Drop::TcpIcmpOutOfWindow), 3);
+    assert_eq!(a.tcp_is_connected(h), Ok(false), "still in SYN-SENT");
+    // The genuine error (quoting the SYN itself) ends the attempt.
+    unreachable(&quoted_tcp(sport, 80, iss, 20), &mut b, &mut a);
+    assert_eq!(a.tcp_is_connected(h), Err(Error::HostUnreachable));
+    assert_eq!(a.stats().drops(Drop::TcpIcmpOutOfWindow), 3);
+}
+
+#[test]
+fn packet_too_big_for_tcp_must_quote_a_sequence_number_in_flight() {
+    // RFC 5927 §7.2: forged "fragmentation needed" messages can make a
+    // connection use tiny segments; the sequence check guards it too.
+    let (mut a, mut b) = pair();
+    let now = Instant::from_millis(1);
+    let (_h, sport, iss) = syn_sent(&mut a, &mut b, now);
+    let too_big = |quote: &[u8], b: &mut Stack, a: &mut Stack| {
+        let msg = Icmpv4Repr::DstUnreachable {
+            reason: Icmpv4DstUnreachable::FragRequired,
+            next_hop_mtu: 1000,
+            invoking: quote,
+        };
+        b.send_icmpv4(now, Some(IP_B), IP_A, &msg);
+        for f in drain(b) {
+            a.receive(now, &FrameMeta::PLAIN, &f);
+        }
+    };
+    too_big(&quoted_tcp(sport, 80, iss.wrapping_add(5000), 1480), &mut b, &mut a);
+    assert_eq!(a.path_mtu(now, IpAddr::V4(IP_B)), 1500, "a forged report changed the path MTU");
+    assert_eq!(a.stats().drops(Drop::TcpIcmpOutOfWindow), 1);
+    // No connection at all on the quoted ports: not ours either.
+    too_big(&quoted_tcp(sport.wrapping_add(1), 80, iss, 1480), &mut b, &mut a);
+    assert_eq!(a.path_mtu(now, IpAddr::V4(IP_B)), 1500);
+    too_big(&quoted_tcp(sport, 80, iss, 1480), &mut b, &mut a);
+    assert_eq!(a.path_mtu(now, IpAddr::V4(IP_B)), 1000);
+}

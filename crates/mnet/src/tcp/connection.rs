@@ -642,6 +642,13 @@ impl Connection {
         u64::try_from(self.snd_una as i64 + d).ok()
     }
 
+    /// SND.UNA =< `seq` < SND.NXT: `seq` starts a segment still in flight
+    /// (the test RFC 5927 §4.1 asks of a sequence number quoted in ICMP).
+    pub fn seq_in_flight(&self, seq: TcpSeqNumber) -> bool {
+        let una = self.snd_seq(self.snd_una);
+        seq >= una && seq < self.snd_seq(self.snd_nxt)
+    }
+
     /// RCV.NXT as an offset: in-order data, plus one for a FIN reached.
     pub(super) fn rcv_nxt_off(&self) -> u64 {
         self.recv.next() + u64::from(self.fin_rcvd)
