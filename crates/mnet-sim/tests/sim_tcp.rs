@@ -29,7 +29,7 @@ use std::rc::Rc;
 use common::*;
 use mnet::executor::Driver;
 use mnet::link::{Device, DeviceCapabilities, FrameMeta, TxError};
-use mnet::socket::{Shutdown, TcpListener};
+use mnet::socket::{Shutdown, TcpListener, TcpStream};
 use mnet::stats::{Drop, Stats};
 use mnet::tcp::{CongestionKind, State, TcpInfo};
 use mnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket};
@@ -434,7 +434,7 @@ async fn receive_checked(b: Net, listener: TcpListener, seed: u64, out: Rc<RefCe
 /// close.
 async fn send_stream(a: &Net, to: SocketAddr, bytes: u64, seed: u64) -> SenderReport {
     let started = a.now();
-    let mut stream = a.tcp_connect(to).await.expect("A: connect");
+    let mut stream = TcpStream::connect(a, to).await.expect("A: connect");
     let mut buf = vec![0u8; WRITE_CHUNK];
     let mut hash = Sha256::new();
     let mut offset = 0u64;
@@ -491,7 +491,7 @@ fn transfer(s: &Scenario) -> Outcome {
 
     let seed = stream_seed(s);
     let report = Rc::new(RefCell::new(None));
-    let listener = b.tcp_listen(sock(ip(2), PORT), 4).expect("B: listen");
+    let listener = TcpListener::bind(&b, sock(ip(2), PORT)).expect("B: listen");
     sim.spawner().spawn(receive_checked(b.clone(), listener, seed, report.clone()));
 
     let main = async {

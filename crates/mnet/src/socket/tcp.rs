@@ -73,7 +73,18 @@ impl Net {
     }
 }
 
+/// The listener's accept queue when [`TcpListener::bind`] is used: like
+/// Linux's default `somaxconn`.
+pub const DEFAULT_BACKLOG: usize = 4096;
+
 impl TcpListener {
+    /// Listen on `local` like `bind(2)` + `listen(2)` (unspecified IP:
+    /// every address; port 0: an ephemeral port) with a backlog of
+    /// [`DEFAULT_BACKLOG`]; the same as [`Net::tcp_listen`].
+    pub fn bind(net: &Net, local: SocketAddr) -> Result<TcpListener> {
+        net.tcp_listen(local, DEFAULT_BACKLOG)
+    }
+
     /// The next established connection and its peer.
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddr)> {
         let (h, peer) = poll_fn(|cx| {
@@ -109,6 +120,17 @@ impl Drop for TcpListener {
 }
 
 impl TcpStream {
+    /// Open a connection to `remote` like `connect(2)`; the same as
+    /// [`Net::tcp_connect`].
+    pub async fn connect(net: &Net, remote: SocketAddr) -> Result<TcpStream> {
+        net.tcp_connect(remote).await
+    }
+
+    /// [`TcpStream::connect`] that gives up with `TimedOut` after `timeout`.
+    pub async fn connect_timeout(net: &Net, remote: SocketAddr, timeout: Duration) -> Result<TcpStream> {
+        net.tcp_connect_timeout(remote, timeout).await
+    }
+
     fn h(&self) -> Result<Handle> {
         self.handle.ok_or(Error::SocketClosed)
     }
