@@ -54,10 +54,17 @@ const READ_CHUNK: usize = 64 << 10;
 const CLOSE_LIMIT: Duration = Duration::from_secs(30);
 /// No stall: B's reader never waits longer than this for its next bytes.
 /// The RTO starts at 200 ms on this path and doubles per unanswered
-/// retransmission; a wait this long means eight or more retransmissions of
-/// one segment lost in a row (at 20 % loss each way, about 3 in 10,000),
-/// or an RTO far above what the path's round trip justifies.
+/// retransmission (RFC 6298 §5.5); a wait this long means eight or more
+/// retransmissions of one segment lost in a row, or an RTO far above what
+/// the path's round trip justifies.
 const STALL_LIMIT: Duration = Duration::from_secs(60);
+/// The stall limit at 20 % loss each way, where a retransmission round
+/// fails (segment or ACK lost) with q = 1 - 0.8 * 0.8 = 0.36. Over the
+/// ~30,000 timeouts of a 100 MB transfer the longest run of failures is
+/// about ln(30,000) / ln(1 / 0.36) = 10 rounds, i.e. a wait of
+/// 0.2 s * (2^10 - 1) = 205 s, which is backoff doing its job, not a stall;
+/// 11 rounds (409 s) would be 1 in 3 runs, 12 (819 s) already suspect.
+const STALL_LIMIT_20_PERCENT: Duration = Duration::from_secs(450);
 /// Where the throughput table is kept.
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tcp_throughput.txt");
 /// Set to `1` to rewrite the snapshot instead of comparing with it.
@@ -90,6 +97,8 @@ struct Scenario {
     /// The transfer (connect to B's end of stream) must finish within this
     /// much virtual time: the "no stall" bound.
     limit: Duration,
+    /// B's reader never waits longer than this for its next bytes.
+    stall_limit: Duration,
 }
 
 fn loss(percent: u32) -> LinkConfig {
@@ -138,10 +147,9 @@ fn mix() -> LinkConfig {
 
 /// Every scenario of the table, in the table's order.
 ///
-/// Sizes: the suite runs in a debug build (opt-level 1), where 100 MB cost
-/// about 4 s of real time per scenario on a loaded two-core machine. To keep
-/// `cargo test --workspace` near a minute, the clean and 1 % loss scenarios
-/// move 100 MB and the others 20 MB (about 0.7 s each).
+/// Sizes: 100 MB each, as the TCP issue asks; in the debug build (at
+/// opt-level 1) that costs 2-7 s of real time per scenario, about 45 s for
+/// the table on two cores.
 ///
 /// Limits: a stall guard of about three times the virtual time measured
 /// when the snapshot was made (the snapshot pins the exact figure); see
@@ -155,40 +163,23 @@ fn scenarios() -> Vec<Scenario> {
         link,
         bytes,
         limit: Duration::from_secs(limit_s),
+        stall_limit: if name == "loss-20%" { STALL_LIMIT_20_PERCENT } else { STALL_LIMIT },
     };
     vec![
         s("clean", 1, Cubic, bottleneck(), 100 * MB, 30),
         s("clean", 1, NewReno, bottleneck(), 100 * MB, 30),
         s("loss-1%", 101, Cubic, loss(1), 100 * MB, 300),
         s("loss-1%", 101, NewReno, loss(1), 100 * MB, 300),
-        s("loss-5%", 105, Cubic, loss(5), 20 * MB, 200),
-        s("loss-5%", 105, NewReno, loss(5), 20 * MB, 200),
-        s("reorder-5%", 205, Cubic, reordering(), 20 * MB, 100),
-        s("duplicate-5%", 305, Cubic, duplication(), 20 * MB, 10),
-        s("corrupt-1%", 401, Cubic, corruption(), 20 * MB, 70),
-        s("mix", 501, Cubic, mix(), 20 * MB, 150),
-        s("mix", 501, NewReno, mix(), 20 * MB, 150),
+        s("loss-5%", 105, Cubic, loss(5), 100 * MB, 1000),
+        s("loss-5%", 105, NewReno, loss(5), 100 * MB, 1000),
+        s("loss-20%", 120, Cubic, loss(20), 100 * MB, 13000),
+        s("loss-20%", 120, NewReno, loss(20), 100 * MB, 13000),
+        s("reorder-5%", 205, Cubic, reordering(), 100 * MB, 450),
+        s("duplicate-5%", 305, Cubic, duplication(), 100 * MB, 30),
+        s("corrupt-1%", 401, Cubic, corruption(), 100 * MB, 350),
+        s("mix", 501, Cubic, mix(), 100 * MB, 700),
+        s("mix", 501, NewReno, mix(), 100 * MB, 700),
     ]
-}
-
-/// 20 % loss each way, both algorithms: kept out of the table while they
-/// stall (see [`loss_20_percent_cubic`]). 10 MB: the throughput equation
-/// of Reno (Padhye et al., RFC 5348 §3.1: s = 1460 bytes, R = 20 ms,
-/// t_RTO = 200 ms, b = 2) gives about 100 kbit/s at p = 0.2, so about
-/// 800 s; the limit allows a third of that rate.
-fn heavy_loss_scenarios() -> Vec<Scenario> {
-    use CongestionKind::{Cubic, NewReno};
-    [Cubic, NewReno]
-        .into_iter()
-        .map(|congestion| Scenario {
-            name: "loss-20%",
-            seed: 120,
-            congestion,
-            link: loss(20),
-            bytes: 10 * MB,
-            limit: Duration::from_secs(2400),
-        })
-        .collect()
 }
 
 fn cc_name(kind: CongestionKind) -> &'static str {
@@ -537,9 +528,10 @@ fn check(s: &Scenario, o: &Outcome) {
         s.limit
     );
     assert!(
-        o.receiver.longest_wait <= STALL_LIMIT,
-        "{name}: B's reader waited {:?} for data (stall limit {STALL_LIMIT:?}); A's RTO at the end {:?}, SRTT {:?}",
+        o.receiver.longest_wait <= s.stall_limit,
+        "{name}: B's reader waited {:?} for data (stall limit {:?}); A's RTO at the end {:?}, SRTT {:?}",
         o.receiver.longest_wait,
+        s.stall_limit,
         o.sender.info.rto,
         o.sender.info.srtt
     );
@@ -608,8 +600,7 @@ const TABLE_HEADER: &str = "\
 # the scenario's seed. A writes `bytes` to B, half-closes, B reads to the end
 # (every byte checked, SHA-256 compared) and closes.
 #
-# bytes: 100 MB for clean and 1 % loss, 20 MB for the rest (what a debug
-# build runs in the test suite's time). virtual_s: virtual time from A's
+# bytes: 100 MB in every scenario. virtual_s: virtual time from A's
 # connect to B's end of stream. Mbit/s: goodput, bytes * 8 / virtual_s.
 # retrans, timeouts, fast_rtx: A's TcpStream::info() (segments
 # retransmitted, retransmission timeouts, entries into fast recovery).
@@ -617,9 +608,6 @@ const TABLE_HEADER: &str = "\
 # corrupt: frames the link's faults dropped, duplicated, held back and
 # damaged; both directions together. max_wait: the longest B's reader
 # waited for its next bytes (seconds).
-#
-# 20 % loss is not in the table while it stalls: see the ignored tests
-# loss_20_percent_cubic and loss_20_percent_newreno.
 #
 # The simulation is deterministic: this file must not change from run to run.
 # Regenerate it with
@@ -805,51 +793,6 @@ fn throughput_table_matches_snapshot() {
         fresh.lines().find(|l| l.starts_with("scenario")).unwrap_or_default(),
         diff(&committed, &fresh)
     );
-}
-
-/// One scenario on its own, with its row printed (for the ignored tests).
-fn run_one(s: &Scenario) {
-    let outcome = transfer(s);
-    println!("{}", table_row(s, &outcome));
-}
-
-/// 20 % loss each way with CUBIC stalls: measured (seed 120, 10 MB) the
-/// transfer takes 5,054 s of virtual time (16 kbit/s) and B's reader once
-/// waits 695 s for data; A's SRTT reaches 37 s and its RTO the 120 s
-/// ceiling on a 20 ms path.
-///
-/// Why: after a lost ACK, A's RTO retransmits a segment B already has; B
-/// answers it as an unacceptable segment with an ACK carrying a D-SACK
-/// (crates/mnet/src/tcp/input.rs:280-287) and echoing TS.Recent, which
-/// that duplicate does not update (input.rs:338, RFC 7323 §4.3: only an
-/// acceptable segment with SEG.SEQ <= Last.ACK.sent does), so the echo is
-/// the TSval of a segment sent before the lost ACK. That ACK advances SND.UNA, so
-/// `Connection::sample_rtt_on_ack` (crates/mnet/src/tcp/recovery.rs:145)
-/// takes now - TSecr as an RTT sample: the lost ACK plus the whole
-/// backed-off RTO. RFC 6298 §3 allows samples from retransmitted data only
-/// because "the timestamp option removes the ambiguity regarding which
-/// instance of the data segment triggered the acknowledgment" — here the
-/// echo belongs to no instance that triggered it. Each such sample bakes
-/// the backoff into SRTT/RTTVAR (and `RttEstimator::sample` clears the
-/// backoff, crates/mnet/src/tcp/rtt.rs:74), so the RTO grows with every
-/// round until it sits at RTO_MAX. Ignoring TSecr samples from ACKs that
-/// carry a D-SACK (tried on a copy of the engine) brings this run to 286-367 s
-/// with SRTT staying near 23 ms.
-#[test]
-fn loss_20_percent_cubic() {
-    run_one(&heavy_loss_scenarios()[0]);
-}
-
-/// 20 % loss each way with NewReno: the same mechanism as
-/// [`loss_20_percent_cubic`]; measured 807 s (99 kbit/s) with a longest
-/// wait of 213 s (RTO up to 119 s, SRTT up to 14 s). With the D-SACK
-/// samples ignored on a copy of the engine: 194-211 s, but a longest wait
-/// of 48-101 s remains (chains of eight or more RTO backoffs) that was not
-/// diagnosed further.
-#[test]
-#[ignore = "bug: with NewReno at 20 % loss, chains of 8+ RTO backoffs still leave the reader waiting ~100 s (RTT samples from D-SACK ACKs are no longer taken; the rest is not diagnosed)"]
-fn loss_20_percent_newreno() {
-    run_one(&heavy_loss_scenarios()[1]);
 }
 
 #[test]
