@@ -56,14 +56,15 @@ pub fn print_stats(net: &Net) {
     eprint!("{}", net.stats());
 }
 
+/// 32 bytes from the kernel's random source. The engine derives its
+/// secrets from them (RFC 6528 ISNs, SYN cookies, port choice, hash keys),
+/// so without one mnet refuses to start (exit status 1) rather than run
+/// with guessable secrets.
 pub(crate) fn random_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     if let Err(e) = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut seed)) {
-        log::warn!("no /dev/urandom ({e}); using a time-based seed");
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        seed[..16].copy_from_slice(&t.to_le_bytes());
+        eprintln!("mnet: cannot read /dev/urandom ({e}): refusing to run with predictable TCP and SYN-cookie secrets");
+        std::process::exit(1);
     }
     seed
 }
