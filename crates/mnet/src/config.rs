@@ -45,6 +45,8 @@ pub struct Limits {
     pub tcp_time_wait: usize,
     /// Connections in SYN-RECEIVED per listener at most (beyond: SYN cookies).
     pub tcp_syn_backlog: usize,
+    /// Listening TCP sockets.
+    pub tcp_listeners: usize,
 }
 
 impl Default for Limits {
@@ -64,6 +66,7 @@ impl Default for Limits {
             tcp_connections: 65536,
             tcp_time_wait: 65536,
             tcp_syn_backlog: 1024,
+            tcp_listeners: 1024,
         }
     }
 }

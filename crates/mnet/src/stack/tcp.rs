@@ -92,7 +92,8 @@ pub(crate) struct TcpTable {
 }
 
 impl TcpTable {
-    pub fn new(config: TcpConfig, max_connections: usize, max_time_wait: usize, syn_backlog: usize, rng: &mut Rng) -> Self {
+    pub fn new(config: TcpConfig, limits: &crate::config::Limits, rng: &mut Rng) -> Self {
+        let (max_connections, max_time_wait, syn_backlog) = (limits.tcp_connections, limits.tcp_time_wait, limits.tcp_syn_backlog);
         let mut isn_secret = [0u8; 16];
         rng.fill_bytes(&mut isn_secret);
         let mut cookie_secret = [0u8; 16];
@@ -102,7 +103,7 @@ impl TcpTable {
             conns: Slab::new(max_connections),
             by_tuple: hash::new_map(rng),
             local_ports: hash::new_map(rng),
-            listeners: Slab::new(max_connections),
+            listeners: Slab::new(limits.tcp_listeners),
             listen_by_local: hash::new_map(rng),
             time_wait: hash::new_map(rng),
             time_wait_expiry: BTreeSet::new(),

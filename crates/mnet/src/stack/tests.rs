@@ -707,3 +707,17 @@ fn packet_too_big_for_tcp_must_quote_a_sequence_number_in_flight() {
     too_big(&quoted_tcp(sport, 80, iss, 1480), &mut b, &mut a);
     assert_eq!(a.path_mtu(now, IpAddr::V4(IP_B)), 1000);
 }
+
+#[test]
+fn listener_count_is_bounded_by_its_own_limit() {
+    let cidr = IpCidr::new(IpAddr::V4(IP_A), 24).unwrap();
+    let mut config = Config::new(MAC_A, [1; 32]).address(cidr);
+    config.limits.tcp_listeners = 2;
+    let mut a = Stack::new(config, Instant::ZERO);
+    let l1 = a.tcp_listen(sa(IP_A, 1), 8).unwrap();
+    a.tcp_listen(sa(IP_A, 2), 8).unwrap();
+    assert_eq!(a.tcp_listen(sa(IP_A, 3), 8), Err(Error::WouldExceedLimit));
+    // Closing one makes room again.
+    a.tcp_close_listener(Instant::ZERO, l1);
+    a.tcp_listen(sa(IP_A, 3), 8).unwrap();
+}
