@@ -1176,3 +1176,45 @@ fn thousand_short_connections_keep_time_wait_bounded() {
     assert_eq!(a_log.borrow().resets_sent_after_close + b_log.borrow().resets_sent_after_close, 0);
     assert_eq!(a.stats().drops(Drop::TcpNoListener) + b.stats().drops(Drop::TcpNoListener), 0);
 }
+
+/// Two tasks wait in `accept` on one listener at once (as two threads may
+/// on a Unix socket): each gets a connection, neither is forgotten.
+#[test]
+fn two_tasks_accept_on_one_listener() {
+    let mut sim = Sim::new(1001);
+    let (a_dev, b_dev) = sim.network.link(LinkConfig::default());
+    let a = stack(config(1, ip(1)));
+    let b = stack(config(2, ip(2)));
+    let mut host_a = Host::new(&a, a_dev);
+    let mut host_b = Host::new(&b, b_dev);
+    let listener = Rc::new(TcpListener::bind(&b, sock(ip(2), 80)).expect("B: listen"));
+    let got: Rc<RefCell<Vec<(usize, SocketAddr)>>> = Rc::default();
+    for task in 0..2 {
+        let (listener, got) = (listener.clone(), got.clone());
+        sim.spawner().spawn(async move {
+            let (_stream, peer) = listener.accept().await.expect("B: accept");
+            got.borrow_mut().push((task, peer));
+            // Keep the stream open until the test ends.
+            core::future::pending::<()>().await;
+        });
+    }
+    let main = async {
+        // Let both accept tasks register before anything arrives.
+        a.sleep(Duration::from_millis(10)).await;
+        let first = TcpStream::connect(&a, sock(ip(2), 80)).await.expect("A: first");
+        let second = TcpStream::connect(&a, sock(ip(2), 80)).await.expect("A: second");
+        a.sleep(Duration::from_millis(100)).await;
+        (first.local_addr().unwrap(), second.local_addr().unwrap())
+    };
+    let drivers: &mut [&mut dyn Driver] = &mut [&mut host_a, &mut host_b];
+    let (p1, p2) = sim.run(drivers, Instant::from_secs(10), main);
+    let mut got = got.borrow().clone();
+    got.sort();
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        [0, 1],
+        "each task accepted one: {got:?}"
+    );
+    let peers: std::collections::BTreeSet<SocketAddr> = got.iter().map(|g| g.1).collect();
+    assert_eq!(peers, [p1, p2].into_iter().collect(), "the two connections A opened");
+}

@@ -2,9 +2,9 @@
 //! identifier, receive the matching replies and the errors routers and
 //! hosts send about our requests.
 
+use crate::waker_set::WakerSet;
 use alloc::collections::VecDeque;
 use core::net::IpAddr;
-use core::task::Waker;
 
 use crate::error::{Error, Result};
 use crate::hash::{self, HashMap};
@@ -33,14 +33,12 @@ pub struct EchoSocket {
     /// Replies; a datagram's peer port is the echo sequence number.
     pub rx: RecvQueue,
     pub errors: VecDeque<EchoError>,
-    pub rx_waker: Option<Waker>,
+    pub rx_waker: WakerSet,
 }
 
 impl EchoSocket {
     pub fn wake_rx(&mut self) {
-        if let Some(w) = self.rx_waker.take() {
-            w.wake();
-        }
+        self.rx_waker.wake_all();
     }
 
     pub fn push_error(&mut self, e: EchoError) {
@@ -87,7 +85,7 @@ impl EchoTable {
             ident,
             rx,
             errors: VecDeque::new(),
-            rx_waker: None,
+            rx_waker: WakerSet::new(),
         };
         let h = self.sockets.insert(sock).map_err(|_| Error::WouldExceedLimit)?;
         self.by_ident.insert(ident, h);

@@ -28,6 +28,7 @@ pub mod stats;
 pub mod tcp;
 pub mod time;
 pub mod udp;
+pub mod waker_set;
 pub mod wire;
 
 pub use config::Config;

@@ -2,8 +2,8 @@
 //! by local address and port. The engine does the packet work; this file
 //! owns binding, ephemeral ports and per-socket state.
 
+use crate::waker_set::WakerSet;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use core::task::Waker;
 
 use crate::error::{Error, Result};
 use crate::hash::{self, HashMap};
@@ -28,14 +28,12 @@ pub struct UdpSocket {
     pub rx: RecvQueue,
     /// An asynchronous error (ICMP) reported on the next operation.
     pub error: Option<Error>,
-    pub rx_waker: Option<Waker>,
+    pub rx_waker: WakerSet,
 }
 
 impl UdpSocket {
     pub fn wake_rx(&mut self) {
-        if let Some(w) = self.rx_waker.take() {
-            w.wake();
-        }
+        self.rx_waker.wake_all();
     }
 }
 
@@ -108,7 +106,7 @@ impl UdpTable {
             remote: None,
             rx: queue,
             error: None,
-            rx_waker: None,
+            rx_waker: WakerSet::new(),
         };
         let h = self.sockets.insert(sock).map_err(|_| Error::WouldExceedLimit)?;
         self.by_local.insert((ip, port), h);

@@ -119,7 +119,7 @@ impl Stack {
     pub fn udp_register_recv(&mut self, h: Handle, waker: &Waker) {
         if let Some(s) = self.udp.get_mut(h) {
             if s.rx.is_empty() && s.error.is_none() {
-                s.rx_waker = Some(waker.clone());
+                s.rx_waker.register(waker);
             } else {
                 waker.wake_by_ref();
             }
@@ -193,7 +193,7 @@ impl Stack {
     /// Wake `waker` when the echo socket has something to read.
     pub fn echo_register_recv(&mut self, h: Handle, waker: &Waker) {
         match self.echo.get_mut(h) {
-            Some(s) if s.rx.is_empty() && s.errors.is_empty() => s.rx_waker = Some(waker.clone()),
+            Some(s) if s.rx.is_empty() && s.errors.is_empty() => s.rx_waker.register(waker),
             _ => waker.wake_by_ref(),
         }
     }

@@ -3,6 +3,7 @@
 //! compact records, one timer structure for every connection, and the
 //! socket operations. The per-connection protocol lives in `crate::tcp`.
 
+use crate::waker_set::WakerSet;
 use alloc::collections::{BTreeSet, VecDeque};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::task::Waker;
@@ -43,8 +44,8 @@ type Tuple = (SocketAddr, SocketAddr);
 /// One connection and the tasks waiting on it.
 struct TcpSock {
     conn: Connection,
-    rx_waker: Option<Waker>,
-    tx_waker: Option<Waker>,
+    rx_waker: WakerSet,
+    tx_waker: WakerSet,
     /// The listener it came from, until `accept` takes it.
     listener: Option<Handle>,
     /// In the listener's accept queue already.
@@ -65,7 +66,7 @@ struct Listener {
     /// Connections in SYN-RECEIVED for this listener.
     syn_queue: usize,
     accept_queue: VecDeque<Handle>,
-    waker: Option<Waker>,
+    waker: WakerSet,
 }
 
 /// Everything TCP of one stack.
@@ -160,12 +161,8 @@ impl TcpTable {
 }
 
 fn wake_both(s: &mut TcpSock) {
-    if let Some(w) = s.rx_waker.take() {
-        w.wake();
-    }
-    if let Some(w) = s.tx_waker.take() {
-        w.wake();
-    }
+    s.rx_waker.wake_all();
+    s.tx_waker.wake_all();
 }
 
 impl Stack {
@@ -238,9 +235,7 @@ impl Stack {
                 if l.accept_queue.len() < l.backlog {
                     l.accept_queue.push_back(h);
                     sock.queued = true;
-                    if let Some(w) = l.waker.take() {
-                        w.wake();
-                    }
+                    l.waker.wake_all();
                 } else {
                     // RFC 9293 leaves overflow to the implementation; like
                     // Linux with tcp_abort_on_overflow, refuse loudly.
@@ -536,8 +531,8 @@ impl Stack {
         let tuple = (conn.local(), conn.remote());
         let sock = TcpSock {
             conn,
-            rx_waker: None,
-            tx_waker: None,
+            rx_waker: WakerSet::new(),
+            tx_waker: WakerSet::new(),
             listener,
             queued: false,
             orphan: false,
@@ -576,7 +571,7 @@ impl Stack {
             backlog: backlog.clamp(1, MAX_LISTEN_BACKLOG),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
-            waker: None,
+            waker: WakerSet::new(),
         };
         let h = self.tcp.listeners.insert(l).map_err(|_| Error::WouldExceedLimit)?;
         self.tcp.listen_by_local.insert((ip, port), h);
@@ -603,7 +598,7 @@ impl Stack {
     /// Wake `waker` when the listener has a connection to accept.
     pub fn tcp_register_accept(&mut self, lh: Handle, waker: &Waker) {
         match self.tcp.listeners.get_mut(lh) {
-            Some(l) if l.accept_queue.is_empty() => l.waker = Some(waker.clone()),
+            Some(l) if l.accept_queue.is_empty() => l.waker.register(waker),
             _ => waker.wake_by_ref(),
         }
     }
@@ -722,8 +717,8 @@ impl Stack {
         let rst = s.conn.close(now);
         let (local, remote) = (s.conn.local(), s.conn.remote());
         s.orphan = true;
-        s.rx_waker = None;
-        s.tx_waker = None;
+        s.rx_waker.clear();
+        s.tx_waker.clear();
         // RFC 1122 §4.2.2.13: closing with unread data resets.
         if let Some(rst) = rst {
             self.tcp_emit(now, local, remote, &rst, false);
@@ -747,7 +742,7 @@ impl Stack {
     /// Wake `waker` when `h` can be read (data, end of stream or error).
     pub fn tcp_register_recv(&mut self, h: Handle, waker: &Waker) {
         match self.tcp.conns.get_mut(h) {
-            Some(s) if !s.conn.can_recv() => s.rx_waker = Some(waker.clone()),
+            Some(s) if !s.conn.can_recv() => s.rx_waker.register(waker),
             _ => waker.wake_by_ref(),
         }
     }
@@ -755,7 +750,7 @@ impl Stack {
     /// Wake `waker` when `h` changes state or can take more data.
     pub fn tcp_register_send(&mut self, h: Handle, waker: &Waker) {
         if let Some(s) = self.tcp.conns.get_mut(h) {
-            s.tx_waker = Some(waker.clone());
+            s.tx_waker.register(waker);
         } else {
             waker.wake_by_ref();
         }
