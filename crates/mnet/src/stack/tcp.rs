@@ -4,7 +4,9 @@
 //! socket operations. The per-connection protocol lives in `crate::tcp`.
 
 use crate::waker_set::WakerSet;
+use alloc::boxed::Box;
 use alloc::collections::{BTreeSet, VecDeque};
+use alloc::sync::Arc;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::task::Waker;
 
@@ -71,8 +73,11 @@ struct Listener {
 
 /// Everything TCP of one stack.
 pub(crate) struct TcpTable {
-    config: TcpConfig,
-    conns: Slab<TcpSock>,
+    config: Arc<TcpConfig>,
+    /// Boxed: the slab's vector grows by doubling, and a pointer per
+    /// spare slot costs far less than a whole connection; moving a
+    /// connection out and back (`tcp_service`) moves a pointer.
+    conns: Slab<Box<TcpSock>>,
     by_tuple: HashMap<Tuple, Handle>,
     /// How many connections use each local (address, port): port choice
     /// in O(1) instead of a scan of every connection.
@@ -100,7 +105,7 @@ impl TcpTable {
         let mut cookie_secret = [0u8; 16];
         rng.fill_bytes(&mut cookie_secret);
         TcpTable {
-            config,
+            config: Arc::new(config),
             conns: Slab::new(max_connections),
             by_tuple: hash::new_map(rng),
             local_ports: hash::new_map(rng),
@@ -529,7 +534,7 @@ impl Stack {
     /// listener's SYN queue.
     fn tcp_insert(&mut self, now: Instant, conn: Connection, listener: Option<Handle>, in_syn_queue: bool) -> Option<Handle> {
         let tuple = (conn.local(), conn.remote());
-        let sock = TcpSock {
+        let sock = Box::new(TcpSock {
             conn,
             rx_waker: WakerSet::new(),
             tx_waker: WakerSet::new(),
@@ -539,7 +544,7 @@ impl Stack {
             timer: None,
             blocked: false,
             in_syn_queue,
-        };
+        });
         let Ok(h) = self.tcp.conns.insert(sock) else {
             self.stats.record(Drop::TcpConnectionLimit);
             return None;
@@ -662,7 +667,7 @@ impl Stack {
     }
 
     fn tcp_sock(&mut self, h: Handle) -> Result<&mut TcpSock> {
-        self.tcp.conns.get_mut(h).ok_or(Error::SocketClosed)
+        self.tcp.conns.get_mut(h).map(|s| &mut **s).ok_or(Error::SocketClosed)
     }
 
     /// `Ok(true)` once ESTABLISHED (or later), the error if it failed.

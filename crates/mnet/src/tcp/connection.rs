@@ -12,6 +12,7 @@
 //! never wrap.
 
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
@@ -169,7 +170,9 @@ pub(super) struct Undo {
 /// One TCP connection.
 #[derive(Debug)]
 pub struct Connection {
-    pub(super) cfg: TcpConfig,
+    /// Shared by every connection of a stack; copied on write
+    /// (`Arc::make_mut`) by the few per-connection settings.
+    pub(super) cfg: Arc<TcpConfig>,
     pub(super) local: SocketAddr,
     pub(super) remote: SocketAddr,
     pub(super) state: State,
@@ -339,10 +342,28 @@ pub struct Connection {
     pub(super) scratch: Vec<u8>,
 }
 
+/// A connection's configuration as its constructors take it: shared with
+/// the stack's other connections (`&Arc<TcpConfig>`: one allocation for
+/// all, the bulk of an idle connection's size otherwise) or copied from a
+/// plain `&TcpConfig`.
+pub struct ConfigRef(Arc<TcpConfig>);
+
+impl From<&TcpConfig> for ConfigRef {
+    fn from(cfg: &TcpConfig) -> ConfigRef {
+        ConfigRef(Arc::new(*cfg))
+    }
+}
+
+impl From<&Arc<TcpConfig>> for ConfigRef {
+    fn from(cfg: &Arc<TcpConfig>) -> ConfigRef {
+        ConfigRef(cfg.clone())
+    }
+}
+
 impl Connection {
     /// The common part of every constructor.
     fn base(
-        cfg: &TcpConfig,
+        cfg: &Arc<TcpConfig>,
         local: SocketAddr,
         remote: SocketAddr,
         iss: TcpSeqNumber,
@@ -358,7 +379,7 @@ impl Connection {
             cfg.mss_default
         };
         Connection {
-            cfg: *cfg,
+            cfg: cfg.clone(),
             local,
             remote,
             state: State::Closed,
@@ -455,7 +476,7 @@ impl Connection {
     /// the path allows (MTU minus IP and TCP headers); it is what we
     /// advertise.
     pub fn connect(
-        cfg: &TcpConfig,
+        cfg: impl Into<ConfigRef>,
         local: SocketAddr,
         remote: SocketAddr,
         iss: TcpSeqNumber,
@@ -463,7 +484,8 @@ impl Connection {
         now: Instant,
         ts_offset: u32,
     ) -> Connection {
-        let mut c = Connection::base(cfg, local, remote, iss, mss, now, ts_offset);
+        let cfg = cfg.into().0;
+        let mut c = Connection::base(&cfg, local, remote, iss, mss, now, ts_offset);
         c.state = State::SynSent;
         c.syn_due = true;
         c.ts_offered = cfg.timestamps;
@@ -518,7 +540,7 @@ impl Connection {
     /// state SYN-RECEIVED; the SYN-ACK comes out of `poll_transmit`.
     #[allow(clippy::too_many_arguments)]
     pub fn accept(
-        cfg: &TcpConfig,
+        cfg: impl Into<ConfigRef>,
         local: SocketAddr,
         remote: SocketAddr,
         syn: &TcpRepr<'_>,
@@ -527,7 +549,8 @@ impl Connection {
         now: Instant,
         ts_offset: u32,
     ) -> Connection {
-        let mut c = Connection::base(cfg, local, remote, iss, mss, now, ts_offset);
+        let cfg = cfg.into().0;
+        let mut c = Connection::base(&cfg, local, remote, iss, mss, now, ts_offset);
         c.state = State::SynReceived;
         c.passive = true;
         // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ, and any other
@@ -556,7 +579,7 @@ impl Connection {
     /// carries is processed here.
     #[allow(clippy::too_many_arguments)]
     pub fn from_cookie(
-        cfg: &TcpConfig,
+        cfg: impl Into<ConfigRef>,
         local: SocketAddr,
         remote: SocketAddr,
         ack: &TcpRepr<'_>,
@@ -566,7 +589,8 @@ impl Connection {
         now: Instant,
         ts_offset: u32,
     ) -> Connection {
-        let mut c = Connection::base(cfg, local, remote, iss, mss, now, ts_offset);
+        let cfg = cfg.into().0;
+        let mut c = Connection::base(&cfg, local, remote, iss, mss, now, ts_offset);
         c.passive = true;
         c.irs = ack.seq_number - 1;
         c.peer_mss = peer_mss.max(64);

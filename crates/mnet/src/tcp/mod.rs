@@ -91,7 +91,7 @@ mod user;
 mod tests;
 
 pub use congestion::{Congestion, CongestionControl};
-pub use connection::{Connection, SegmentOutcome, TcpInfo, TimerOutcome};
+pub use connection::{ConfigRef, Connection, SegmentOutcome, TcpInfo, TimerOutcome};
 pub use input::reset_for;
 pub use output::Emit;
 pub use state::State;
