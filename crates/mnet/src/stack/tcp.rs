@@ -165,8 +165,14 @@ impl TcpTable {
     }
 }
 
+/// Wake the readers when there is something to read (data, end of
+/// stream, an error), and the other waiters (connect, write, flush,
+/// close) on every change: their conditions are varied and cheap to
+/// re-check, and a reader woken for nothing would re-poll per segment.
 fn wake_both(s: &mut TcpSock) {
-    s.rx_waker.wake_all();
+    if s.conn.can_recv() {
+        s.rx_waker.wake_all();
+    }
     s.tx_waker.wake_all();
 }
 
