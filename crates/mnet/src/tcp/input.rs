@@ -137,7 +137,7 @@ impl Connection {
             // thereby acknowledged should be removed."
             self.snd_una = 1;
             self.high_rxt = 1;
-            self.sample_rtt_on_ack(now, seg, 1);
+            let _ = self.sample_rtt_on_ack(now, seg, 1);
             // "If SND.UNA > ISS (our SYN has been ACKed), change the
             // connection state to ESTABLISHED, form an ACK segment
             // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
@@ -395,7 +395,7 @@ impl Connection {
             self.snd_wl1 = seg.seq_number;
             self.snd_wl2 = ack;
             self.syn_due = false;
-            self.sample_rtt_on_ack(now, seg, 1);
+            let _ = self.sample_rtt_on_ack(now, seg, 1);
             self.state = if self.fin_queued { State::FinWait1 } else { State::Established };
             self.on_established(now);
             // Data the peer already sent with this ACK continues below.

@@ -144,7 +144,8 @@ impl Connection {
     /// `ack_off`: from the echoed timestamp (RFC 7323 §4.1), else from the
     /// one timed segment (RFC 6298 §3, Karn's algorithm: "RTT samples MUST
     /// NOT be made using segments that were retransmitted").
-    pub(super) fn sample_rtt_on_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, ack_off: u64) {
+    /// Returns the sample taken.
+    pub(super) fn sample_rtt_on_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, ack_off: u64) -> Option<Duration> {
         if self.ts.is_some()
             && let Some((_, tsecr)) = seg.timestamp
             && tsecr != 0
@@ -152,17 +153,21 @@ impl Connection {
             let ms = self.ts_val(now).wrapping_sub(tsecr);
             // An echo from the future or from long ago is no measurement.
             if ms < 600_000 {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                let rtt = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(rtt);
                 self.rtt_probe = None;
-                return;
+                return Some(rtt);
             }
         }
         if let Some((off, sent)) = self.rtt_probe
             && ack_off > off
         {
-            self.rtt.sample(now - sent);
+            let rtt = now - sent;
+            self.rtt.sample(rtt);
             self.rtt_probe = None;
+            return Some(rtt);
         }
+        None
     }
 
     /// SND.UNA < SEG.ACK =< SND.NXT: "SND.UNA <- SEG.ACK. Any segments on
@@ -182,9 +187,7 @@ impl Connection {
         self.snd_una = ack_off;
         self.scoreboard.advance(ack_off);
         self.high_rxt = self.high_rxt.max(ack_off);
-        if !dsack {
-            self.sample_rtt_on_ack(now, seg, ack_off);
-        }
+        let rtt = if dsack { None } else { self.sample_rtt_on_ack(now, seg, ack_off) };
         self.retries = 0;
         self.rto_repeated = false;
         // RFC 6298 §5.2: "When all outstanding data has been acknowledged,
@@ -200,6 +203,9 @@ impl Connection {
             srtt: self.rtt.srtt(),
             min_rtt: self.rtt.min_rtt(),
             cwnd_limited: self.cwnd_limited || pipe_before + mss >= window_before,
+            rtt,
+            ack: ack_off,
+            snd_nxt: self.snd_nxt,
         };
         match self.recovery {
             // RFC 6675 §5: "(b) ... once a cumulative ACK that covers

@@ -228,6 +228,21 @@ impl CongestionControl for Cubic {
         self.cwnd = cwnd.min(MAX_WINDOW);
     }
 
+    /// RFC 9438 §4.10: "When CUBIC uses HyStart++ [RFC9406], it may exit
+    /// the first slow start without incurring any packet loss and thus
+    /// W_max is undefined. In this special case, CUBIC sets cwnd_prior =
+    /// cwnd and switches to congestion avoidance. It then increases its
+    /// congestion window using Figure 1, where t is the elapsed time since
+    /// the beginning of the current congestion avoidance stage, K is set to
+    /// 0, and W_max is set to the congestion window size at the beginning
+    /// of the current congestion avoidance stage."
+    fn end_slow_start(&mut self) {
+        self.cwnd_prior = self.cwnd;
+        self.ssthresh = self.cwnd;
+        self.w_max = self.cwnd;
+        self.epoch_start = None;
+    }
+
     fn name(&self) -> &'static str {
         "cubic"
     }

@@ -24,9 +24,11 @@
 //! ```
 
 pub mod cubic;
+pub mod hystart;
 pub mod newreno;
 
 pub use cubic::Cubic;
+pub use hystart::{HyStart, SlowStartStep};
 pub use newreno::NewReno;
 
 use super::CongestionKind;
@@ -46,6 +48,12 @@ pub struct AckSample {
     /// Whether the window, rather than the application or the peer's
     /// receive window, limited sending when this data left.
     pub cwnd_limited: bool,
+    /// The RTT measured from this ACK, if any (HyStart++ watches it).
+    pub rtt: Option<Duration>,
+    /// The stream offset acknowledged up to, and SND.NXT (HyStart++
+    /// counts rounds with them).
+    pub ack: u64,
+    pub snd_nxt: u64,
 }
 
 impl Default for AckSample {
@@ -56,6 +64,9 @@ impl Default for AckSample {
             srtt: None,
             min_rtt: None,
             cwnd_limited: true,
+            rtt: None,
+            ack: 0,
+            snd_nxt: 0,
         }
     }
 }
@@ -96,6 +107,9 @@ pub trait CongestionControl {
     /// SYN).
     fn set_window(&mut self, cwnd: usize);
 
+    /// Leave slow start without a loss (HyStart++): ssthresh = cwnd.
+    fn end_slow_start(&mut self);
+
     /// Bytes per second to pace at, if the algorithm paces.
     fn pacing_rate(&self) -> Option<u64> {
         None
@@ -114,32 +128,55 @@ pub fn initial_window(segments: u32, mss: usize) -> usize {
 
 /// The shipped algorithms, dispatched without allocation.
 #[derive(Debug, Clone)]
-pub enum Congestion {
+pub enum Algorithm {
     NewReno(NewReno),
     Cubic(Cubic),
+}
+
+/// A connection's congestion control: the algorithm, and HyStart++ for
+/// its first slow start.
+#[derive(Debug, Clone)]
+pub struct Congestion {
+    alg: Algorithm,
+    hystart: HyStart,
 }
 
 impl Congestion {
     /// A fresh algorithm of `kind` with the initial window for `mss`.
     pub fn new(kind: CongestionKind, mss: usize, initial_segments: u32) -> Congestion {
         let iw = initial_window(initial_segments, mss);
-        match kind {
-            CongestionKind::NewReno => Congestion::NewReno(NewReno::new(iw)),
-            CongestionKind::Cubic => Congestion::Cubic(Cubic::new(iw)),
+        let alg = match kind {
+            CongestionKind::NewReno => Algorithm::NewReno(NewReno::new(iw)),
+            CongestionKind::Cubic => Algorithm::Cubic(Cubic::new(iw)),
+        };
+        Congestion {
+            alg,
+            hystart: HyStart::new(),
         }
     }
 
+    /// The algorithm itself.
+    pub fn algorithm(&self) -> &Algorithm {
+        &self.alg
+    }
+
+    /// Whether HyStart++ holds the first slow start in its conservative
+    /// phase.
+    pub fn in_css(&self) -> bool {
+        self.hystart.in_css()
+    }
+
     fn inner(&self) -> &dyn CongestionControl {
-        match self {
-            Congestion::NewReno(c) => c,
-            Congestion::Cubic(c) => c,
+        match &self.alg {
+            Algorithm::NewReno(c) => c,
+            Algorithm::Cubic(c) => c,
         }
     }
 
     fn inner_mut(&mut self) -> &mut dyn CongestionControl {
-        match self {
-            Congestion::NewReno(c) => c,
-            Congestion::Cubic(c) => c,
+        match &mut self.alg {
+            Algorithm::NewReno(c) => c,
+            Algorithm::Cubic(c) => c,
         }
     }
 }
@@ -152,15 +189,37 @@ impl CongestionControl for Congestion {
         self.inner().ssthresh()
     }
     fn on_ack(&mut self, now: Instant, ack: &AckSample) {
-        self.inner_mut().on_ack(now, ack)
+        if !(ack.cwnd_limited && self.inner().in_slow_start()) {
+            return self.inner_mut().on_ack(now, ack);
+        }
+        match self.hystart.on_ack(ack.ack, ack.snd_nxt, ack.rtt) {
+            SlowStartStep::Standard => self.inner_mut().on_ack(now, ack),
+            // RFC 9406 §4.2: in CSS "cwnd = cwnd + (min(N, L * SMSS) /
+            // CSS_GROWTH_DIVISOR)".
+            SlowStartStep::Conservative => {
+                let css = AckSample {
+                    acked: ack.acked / hystart::CSS_GROWTH_DIVISOR,
+                    ..*ack
+                };
+                self.inner_mut().on_ack(now, &css)
+            }
+            SlowStartStep::Exit => {
+                self.inner_mut().end_slow_start();
+                self.inner_mut().on_ack(now, ack)
+            }
+        }
     }
     fn on_congestion_event(&mut self, now: Instant, flight: usize, mss: usize) {
+        // RFC 9406 §4.2: "If loss or ECN-marking is observed anytime during
+        // standard slow start or CSS, enter congestion avoidance".
+        self.hystart.stop();
         self.inner_mut().on_congestion_event(now, flight, mss)
     }
     fn on_recovery_exit(&mut self, now: Instant, flight: usize, mss: usize) {
         self.inner_mut().on_recovery_exit(now, flight, mss)
     }
     fn on_retransmit_timeout(&mut self, now: Instant, flight: usize, mss: usize, repeated: bool) {
+        self.hystart.stop();
         self.inner_mut().on_retransmit_timeout(now, flight, mss, repeated)
     }
     fn on_idle_restart(&mut self, now: Instant, restart_window: usize) {
@@ -168,6 +227,10 @@ impl CongestionControl for Congestion {
     }
     fn set_window(&mut self, cwnd: usize) {
         self.inner_mut().set_window(cwnd)
+    }
+    fn end_slow_start(&mut self) {
+        self.hystart.stop();
+        self.inner_mut().end_slow_start()
     }
     fn pacing_rate(&self) -> Option<u64> {
         self.inner().pacing_rate()

@@ -95,6 +95,10 @@ impl CongestionControl for NewReno {
         self.cwnd = cwnd.min(MAX_WINDOW);
     }
 
+    fn end_slow_start(&mut self) {
+        self.ssthresh = self.cwnd;
+    }
+
     fn name(&self) -> &'static str {
         "reno"
     }
