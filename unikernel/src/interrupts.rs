@@ -1,0 +1,413 @@
+//! Exceptions and interrupts: the IDT, the TSS with its interrupt stacks,
+//! the local APIC timer and the IOAPIC route of the NIC's interrupt.
+//!
+//! Every CPU exception prints its name, error code, RIP (and CR2 for a
+//! page fault) and ends the VM with [`ExitCode::Fault`]. Two interrupts
+//! exist, both only to end a `hlt`: the LAPIC timer ([`TIMER_VECTOR`]) and
+//! the NIC ([`NIC_VECTOR`]; its stub also acknowledges a virtio-mmio
+//! interrupt so the next used buffer raises a new edge). Interrupts are
+//! enabled only inside [`halt_until`], between `sti` and `hlt`.
+//!
+//! All gates run on IST stacks: an interrupt never touches the stack of
+//! the code it interrupted (the precompiled `core` uses the red zone).
+
+use core::arch::{asm, global_asm};
+use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use mnet::{Duration, Instant};
+
+use crate::boot::{CODE_SELECTOR, TSS_SELECTOR};
+use crate::exit::{self, ExitCode};
+
+/// The LAPIC timer's vector.
+pub const TIMER_VECTOR: u8 = 0x20;
+/// The NIC's vector.
+pub const NIC_VECTOR: u8 = 0x21;
+/// Spurious-interrupt vector (no EOI).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+
+/// The local APIC's MMIO base (xAPIC mode).
+const LAPIC_BASE: usize = 0xfee0_0000;
+const LAPIC_SVR: usize = 0xf0;
+const LAPIC_LVT_TIMER: usize = 0x320;
+const LAPIC_TIMER_INITIAL: usize = 0x380;
+const LAPIC_TIMER_CURRENT: usize = 0x390;
+const LAPIC_TIMER_DIVIDE: usize = 0x3e0;
+/// LVT mask bit.
+const LVT_MASKED: u32 = 1 << 16;
+/// Divide configuration 0b0011: divide by 16.
+const DIVIDE_BY_16: u32 = 0x3;
+
+/// The first IOAPIC (GSIs 0–23) and microvm's second one (GSIs 24–47).
+const IOAPIC_BASES: [usize; 2] = [0xfec0_0000, 0xfec1_0000];
+const IOAPIC_PINS: u32 = 24;
+
+/// Interrupt stack size (each of the two).
+const IST_SIZE: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; IST_SIZE]);
+
+static mut FAULT_STACK: Stack = Stack([0; IST_SIZE]);
+static mut IRQ_STACK: Stack = Stack([0; IST_SIZE]);
+
+/// The 64-bit TSS: only the interrupt stack table is used.
+#[repr(C, packed(4))]
+struct Tss {
+    reserved0: u32,
+    rsp: [u64; 3],
+    reserved1: u64,
+    ist: [u64; 7],
+    reserved2: u64,
+    reserved3: u16,
+    iomap_base: u16,
+}
+
+static mut TSS: Tss = Tss {
+    reserved0: 0,
+    rsp: [0; 3],
+    reserved1: 0,
+    ist: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    iomap_base: 104,
+};
+
+static mut IDT: [u64; 512] = [0; 512];
+
+/// LAPIC timer ticks per second (after the divider), from calibration.
+static APIC_HZ: AtomicU64 = AtomicU64::new(0);
+
+unsafe extern "C" {
+    static mut uk_gdt: [u64; 5];
+    static uk_exception_stubs: [u64; 32];
+    fn uk_irq_eoi();
+    fn uk_irq_nic();
+    fn uk_irq_spurious();
+}
+
+/// The address of the virtio-mmio InterruptStatus register the NIC stub
+/// acknowledges (0: none).
+#[unsafe(no_mangle)]
+static uk_nic_isr: AtomicU64 = AtomicU64::new(0);
+
+// Exception stubs: push a zero error code where the CPU pushes none, then
+// the vector, and call `uk_fault` with the frame. They never return.
+global_asm!(
+    r#"
+    .macro EXC_NOERR n
+    .balign 16
+uk_exc_\n:
+    push $0
+    push $\n
+    jmp uk_exc_common
+    .endm
+    .macro EXC_ERR n
+    .balign 16
+uk_exc_\n:
+    push $\n
+    jmp uk_exc_common
+    .endm
+
+    .section .text.uk_interrupts, "ax"
+    EXC_NOERR 0
+    EXC_NOERR 1
+    EXC_NOERR 2
+    EXC_NOERR 3
+    EXC_NOERR 4
+    EXC_NOERR 5
+    EXC_NOERR 6
+    EXC_NOERR 7
+    EXC_ERR 8
+    EXC_NOERR 9
+    EXC_ERR 10
+    EXC_ERR 11
+    EXC_ERR 12
+    EXC_ERR 13
+    EXC_ERR 14
+    EXC_NOERR 15
+    EXC_NOERR 16
+    EXC_ERR 17
+    EXC_NOERR 18
+    EXC_NOERR 19
+    EXC_NOERR 20
+    EXC_ERR 21
+    EXC_NOERR 22
+    EXC_NOERR 23
+    EXC_NOERR 24
+    EXC_NOERR 25
+    EXC_NOERR 26
+    EXC_NOERR 27
+    EXC_NOERR 28
+    EXC_ERR 29
+    EXC_ERR 30
+    EXC_NOERR 31
+
+uk_exc_common:
+    mov %rsp, %rdi
+    and $-16, %rsp
+    call uk_fault
+1:
+    cli
+    hlt
+    jmp 1b
+
+    .balign 16
+    .global uk_irq_eoi
+uk_irq_eoi:
+    push %rax
+    mov $0xfee000b0, %eax
+    movl $0, (%rax)
+    pop %rax
+    iretq
+
+    .balign 16
+    .global uk_irq_nic
+uk_irq_nic:
+    push %rax
+    push %rdx
+    mov uk_nic_isr(%rip), %rdx
+    test %rdx, %rdx
+    jz 2f
+    mov (%rdx), %eax
+    mov %eax, 4(%rdx)
+2:
+    mov $0xfee000b0, %eax
+    movl $0, (%rax)
+    pop %rdx
+    pop %rax
+    iretq
+
+    .balign 16
+    .global uk_irq_spurious
+uk_irq_spurious:
+    iretq
+
+    .section .rodata.uk_exception_stubs, "a"
+    .balign 8
+    .global uk_exception_stubs
+uk_exception_stubs:
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad uk_exc_\n
+    .endr
+    "#,
+    options(att_syntax)
+);
+
+/// The stack as an exception stub leaves it.
+#[repr(C)]
+pub struct FaultFrame {
+    vector: u64,
+    error: u64,
+    rip: u64,
+    cs: u64,
+    rflags: u64,
+    rsp: u64,
+    ss: u64,
+}
+
+const EXCEPTION_NAMES: [&str; 32] = [
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor segment overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved 15",
+    "#MF x87 floating point",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD floating point",
+    "#VE virtualization",
+    "#CP control protection",
+    "reserved 22",
+    "reserved 23",
+    "reserved 24",
+    "reserved 25",
+    "reserved 26",
+    "reserved 27",
+    "#HV hypervisor injection",
+    "#VC VMM communication",
+    "#SX security",
+    "reserved 31",
+];
+
+/// Print the fault and end the VM with a failure.
+#[unsafe(no_mangle)]
+extern "C" fn uk_fault(frame: &FaultFrame) -> ! {
+    crate::serial::force_unlock();
+    let name = EXCEPTION_NAMES.get(frame.vector as usize).copied().unwrap_or("unknown");
+    crate::println!(
+        "FAULT: {name} (vector {}) error {:#x} at rip {:#x} rsp {:#x} rflags {:#x}",
+        frame.vector,
+        frame.error,
+        frame.rip,
+        frame.rsp,
+        frame.rflags
+    );
+    if frame.vector == 14 {
+        let cr2: u64;
+        // SAFETY: reading CR2 at CPL 0 has no side effect.
+        unsafe { asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack, preserves_flags)) };
+        crate::println!("FAULT: page fault address {cr2:#x}");
+    }
+    exit::exit(ExitCode::Fault)
+}
+
+fn set_gate(vector: u8, handler: u64, ist: u8) {
+    let low = (handler & 0xffff)
+        | (u64::from(CODE_SELECTOR) << 16)
+        | (u64::from(ist) << 32)
+        // present, DPL 0, 64-bit interrupt gate
+        | (0x8e << 40)
+        | ((handler >> 16) & 0xffff) << 48;
+    let high = handler >> 32;
+    // SAFETY: single-threaded boot code; the IDT is loaded only after it is
+    // filled, and interrupts are off while it is written.
+    unsafe {
+        let idt = &mut *addr_of_mut!(IDT);
+        idt[usize::from(vector) * 2] = low;
+        idt[usize::from(vector) * 2 + 1] = high;
+    }
+}
+
+/// Install the TSS (IST1 for exceptions, IST2 for interrupts) and the IDT.
+pub fn init() {
+    // SAFETY: boot code, interrupts off, nothing else uses these statics yet.
+    unsafe {
+        let tss = &mut *addr_of_mut!(TSS);
+        tss.ist[0] = addr_of!(FAULT_STACK) as u64 + IST_SIZE as u64;
+        tss.ist[1] = addr_of!(IRQ_STACK) as u64 + IST_SIZE as u64;
+        let base = addr_of!(TSS) as u64;
+        let limit = (size_of::<Tss>() - 1) as u64;
+        // Available 64-bit TSS (type 9), present.
+        let low = (limit & 0xffff) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56);
+        let gdt = &mut *addr_of_mut!(uk_gdt);
+        gdt[usize::from(TSS_SELECTOR / 8)] = low;
+        gdt[usize::from(TSS_SELECTOR / 8) + 1] = base >> 32;
+        asm!("ltr {0:x}", in(reg) TSS_SELECTOR, options(nostack, preserves_flags));
+
+        let stubs = &*addr_of!(uk_exception_stubs);
+        for (v, &stub) in stubs.iter().enumerate() {
+            set_gate(v as u8, stub, 1);
+        }
+        set_gate(TIMER_VECTOR, uk_irq_eoi as *const () as u64, 2);
+        set_gate(NIC_VECTOR, uk_irq_nic as *const () as u64, 2);
+        set_gate(SPURIOUS_VECTOR, uk_irq_spurious as *const () as u64, 2);
+
+        #[repr(C, packed)]
+        struct Pointer {
+            limit: u16,
+            base: u64,
+        }
+        let ptr = Pointer {
+            limit: (size_of::<[u64; 512]>() - 1) as u16,
+            base: addr_of!(IDT) as u64,
+        };
+        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
+    }
+    // Mask the legacy 8259 PICs: every interrupt goes through the APICs.
+    crate::serial::outb(0x21, 0xff);
+    crate::serial::outb(0xa1, 0xff);
+}
+
+fn lapic_read(reg: usize) -> u32 {
+    // SAFETY: the LAPIC page is identity mapped; aligned 32-bit MMIO read.
+    unsafe { ((LAPIC_BASE + reg) as *const u32).read_volatile() }
+}
+
+fn lapic_write(reg: usize, v: u32) {
+    // SAFETY: the LAPIC page is identity mapped; aligned 32-bit MMIO write.
+    unsafe { ((LAPIC_BASE + reg) as *mut u32).write_volatile(v) }
+}
+
+/// Enable the local APIC and start its timer counting down (masked) so
+/// that the clock calibration can measure its rate.
+pub fn lapic_init() {
+    lapic_write(LAPIC_SVR, 0x100 | u32::from(SPURIOUS_VECTOR));
+    lapic_write(LAPIC_TIMER_DIVIDE, DIVIDE_BY_16);
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    lapic_write(LAPIC_TIMER_INITIAL, u32::MAX);
+}
+
+/// The timer's current count (for calibration).
+pub fn lapic_timer_count() -> u32 {
+    lapic_read(LAPIC_TIMER_CURRENT)
+}
+
+/// Record the calibrated timer rate and stop the free-running count.
+pub fn set_timer_rate(hz: u64) {
+    APIC_HZ.store(hz, Ordering::Relaxed);
+    lapic_write(LAPIC_TIMER_INITIAL, 0);
+    // One-shot mode, unmasked.
+    lapic_write(LAPIC_LVT_TIMER, u32::from(TIMER_VECTOR));
+}
+
+/// Whether IOAPIC `index` (0 or 1) answers (its version register is not all ones).
+pub fn ioapic_present(index: usize) -> bool {
+    let Some(&base) = IOAPIC_BASES.get(index) else {
+        return false;
+    };
+    // SAFETY: the IOAPIC window is identity mapped; an absent IOAPIC reads as all ones.
+    let version = unsafe {
+        (base as *mut u32).write_volatile(1);
+        ((base + 0x10) as *const u32).read_volatile()
+    };
+    version != u32::MAX && version != 0
+}
+
+/// Route IOAPIC input `gsi` (edge-triggered, active high) to
+/// [`NIC_VECTOR`] on this CPU, and acknowledge at `isr_addr` (a
+/// virtio-mmio InterruptStatus register, or 0) from the interrupt stub.
+pub fn route_nic_irq(gsi: u32, isr_addr: u64) -> bool {
+    let Some(&base) = IOAPIC_BASES.get((gsi / IOAPIC_PINS) as usize) else {
+        return false;
+    };
+    let pin = gsi % IOAPIC_PINS;
+    uk_nic_isr.store(isr_addr, Ordering::Relaxed);
+    let write = |reg: u32, v: u32| {
+        // SAFETY: the IOAPIC window is identity mapped; IOREGSEL at +0, IOWIN at +0x10.
+        unsafe {
+            (base as *mut u32).write_volatile(reg);
+            ((base + 0x10) as *mut u32).write_volatile(v);
+        }
+    };
+    // Destination: APIC id 0 (the boot CPU), physical mode.
+    write(0x11 + 2 * pin, 0);
+    // Fixed delivery, physical, active high, edge, unmasked.
+    write(0x10 + 2 * pin, u32::from(NIC_VECTOR));
+    true
+}
+
+/// Halt until an interrupt or until `d` has passed (the LAPIC timer,
+/// one-shot). Interrupts that became pending while they were off wake the
+/// `hlt` at once (`sti` takes effect after the next instruction).
+pub fn halt_for(d: Duration) {
+    let hz = APIC_HZ.load(Ordering::Relaxed);
+    let ticks = (d.as_micros() * u128::from(hz) / 1_000_000).clamp(1, u128::from(u32::MAX)) as u32;
+    lapic_write(LAPIC_TIMER_INITIAL, ticks);
+    // SAFETY: interrupts are enabled only for the `hlt`; every vector that
+    // can arrive has a gate on its own stack.
+    unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+    lapic_write(LAPIC_TIMER_INITIAL, 0);
+}
+
+/// Halt until `deadline` (at most `max` from `now`) or an interrupt.
+pub fn halt_until(now: Instant, deadline: Option<Instant>, max: Duration) {
+    let limit = now.saturating_add(max);
+    let until = deadline.map_or(limit, |d| d.min(limit));
+    let d = until.saturating_duration_since(now);
+    if !d.is_zero() {
+        halt_for(d);
+    }
+}
