@@ -120,7 +120,11 @@ fn print_echo_report(r: &EchoReport) {
         r.elapsed.as_secs_f64(),
         mbit_per_s(r.received, r.elapsed)
     );
-    println!("echo-client: sha256 sent {} received {}", hex(&r.sha256_sent), hex(&r.sha256_received));
+    println!(
+        "echo-client: sha256 sent {} received {}",
+        hex(&r.sha256_sent),
+        hex(&r.sha256_received)
+    );
 }
 
 async fn run_app(app: App, net: Net, spawner: Spawner) -> u8 {
@@ -224,7 +228,10 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     let net = Net::new(Stack::new(config, clock::now()));
     log::info!(
         "{what} NIC {mac}, interrupt {}",
-        found.gsi.filter(|_| nic_irq).map_or(String::from("none (polling)"), |g| alloc::format!("GSI {g}"))
+        found
+            .gsi
+            .filter(|_| nic_irq)
+            .map_or(String::from("none (polling)"), |g| alloc::format!("GSI {g}"))
     );
     let nic = Rc::new(RefCell::new(nic));
     let mut iface = Interface::new(net.clone(), SharedNic(nic.clone()));

@@ -194,4 +194,3 @@ pub fn seed() -> [u8; 32] {
     }
     seed
 }
-

@@ -93,7 +93,13 @@ impl log::Log for Logger {
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
             let t = crate::clock::now();
-            crate::println!("[{:>4}.{:06}] {:<5} {}", t.total_micros() / 1_000_000, t.total_micros() % 1_000_000, r.level(), r.args());
+            crate::println!(
+                "[{:>4}.{:06}] {:<5} {}",
+                t.total_micros() / 1_000_000,
+                t.total_micros() % 1_000_000,
+                r.level(),
+                r.args()
+            );
         }
     }
     fn flush(&self) {}

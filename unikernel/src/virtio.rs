@@ -22,7 +22,6 @@ use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFu
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 
-
 /// Descriptors per virtqueue (and buffers per direction).
 pub const QUEUE_SIZE: usize = 256;
 /// One buffer: the 12-byte virtio-net header and a 1514-byte frame fit.
