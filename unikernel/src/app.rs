@@ -17,7 +17,7 @@ use mnet_apps::source::RandomStream;
 use mnet_apps::tcp_server::{ServerConfig, ServerEvent};
 
 use crate::cmdline::{App, Cmd};
-use crate::virtio::VirtioNic;
+use crate::virtio_net::VirtioNet;
 use crate::{clock, interrupts, println, virtio};
 
 /// The longest `hlt` when the NIC's interrupt is routed (a timer then
@@ -31,7 +31,7 @@ pub const CLOSE_LINGER: Duration = Duration::from_secs(5);
 
 /// The NIC, shared by the interface (frames) and the platform (to check
 /// for frames before halting).
-struct SharedNic(Rc<RefCell<VirtioNic>>);
+struct SharedNic(Rc<RefCell<VirtioNet>>);
 
 impl Device for SharedNic {
     fn capabilities(&self) -> DeviceCapabilities {
@@ -43,11 +43,14 @@ impl Device for SharedNic {
     fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
         self.0.borrow_mut().transmit(meta, frame)
     }
+    fn flush(&mut self) {
+        self.0.borrow_mut().flush()
+    }
 }
 
 /// The executor's platform: the TSC clock and `hlt`.
 struct UkPlatform {
-    nic: Rc<RefCell<VirtioNic>>,
+    nic: Rc<RefCell<VirtioNet>>,
     nic_irq: bool,
 }
 
@@ -211,13 +214,15 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
         return 1;
     };
     let what = found.what;
-    let nic = match VirtioNic::new(found.transport) {
+    log::debug!("found the NIC");
+    let nic = match VirtioNet::new(found.transport) {
         Ok(n) => n,
         Err(e) => {
             println!("mnet-unikernel: virtio-net: {e}");
             return 1;
         }
     };
+    log::debug!("NIC initialised");
     let nic_irq = found.gsi.is_some_and(|g| interrupts::route_nic_irq(g, found.isr_addr));
     let mac = cmd.mac.unwrap_or(EthernetAddress(nic.mac()));
     let mut config = Config::new(mac, clock::seed());
@@ -226,6 +231,7 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     }
     config.ipv4_gateway = cmd.ipv4_gateway;
     let net = Net::new(Stack::new(config, clock::now()));
+    log::debug!("stack created");
     log::info!(
         "{what} NIC {mac}, interrupt {}",
         found

@@ -22,6 +22,7 @@ mod pvh;
 mod rt;
 mod serial;
 mod virtio;
+mod virtio_net;
 
 use core::ptr::addr_of;
 

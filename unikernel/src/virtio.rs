@@ -1,35 +1,17 @@
-//! virtio-net behind mnet's [`Device`] trait, through the `virtio-drivers`
-//! crate: virtio-mmio on `-M microvm` (from the `virtio_mmio.device=`
-//! entries QEMU appends to the command line, or by scanning the MMIO
-//! window), PCI on `-M q35` (configuration ports 0xcf8/0xcfc).
-//!
-//! Buffers: [`QUEUE_SIZE`] receive buffers stay posted; each received
-//! frame is handed to the engine and its buffer posted again at once.
-//! Transmit copies each frame into one of [`QUEUE_SIZE`] transmit buffers
-//! (header first) and reclaims buffers as the device completes them; when
-//! all are in flight, `transmit` answers `TxError::Full` (back-pressure).
+//! Finding the virtio-net device and the DMA glue for `virtio-drivers`:
+//! virtio-mmio on `-M microvm` (from `virtio_mmio.device=` entries on the
+//! command line, or by scanning the MMIO window), PCI on `-M q35`
+//! (configuration ports 0xcf8/0xcfc). The device itself: `virtio_net`.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use mnet::link::{Device, DeviceCapabilities, FrameMeta, TxError};
-use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
-
-/// Descriptors per virtqueue (and buffers per direction).
-pub const QUEUE_SIZE: usize = 256;
-/// One buffer: the 12-byte virtio-net header and a 1514-byte frame fit.
-pub const BUF_LEN: usize = 2048;
-/// The Ethernet payload size this driver supports (no jumbo frames).
-pub const MTU: usize = 1500;
-/// Frames handed to the engine per `receive_batch` at most.
-pub const MAX_BATCH: usize = 64;
 
 /// The microvm virtio-mmio window and its slots.
 const MMIO_WINDOW: usize = 0xfeb0_0000;
@@ -225,138 +207,6 @@ fn find_pci() -> Option<Found> {
         Err(e) => {
             crate::println!("virtio-pci at {found}: {e}");
             None
-        }
-    }
-}
-
-/// A virtio-net NIC as an mnet [`Device`].
-pub struct VirtioNic {
-    raw: VirtIONetRaw<IdentityHal, SomeTransport<'static>, QUEUE_SIZE>,
-    rx_bufs: Vec<Box<[u8]>>,
-    /// The descriptor token of each posted receive buffer.
-    rx_tokens: Vec<Option<u16>>,
-    tx_bufs: Vec<Box<[u8]>>,
-    /// Free transmit buffers.
-    tx_free: Vec<usize>,
-    /// (token, buffer index, frame length incl. header) in flight.
-    tx_inflight: Vec<(u16, usize, usize)>,
-    pub rx_errors: u64,
-}
-
-impl VirtioNic {
-    /// Initialise the device and post every receive buffer.
-    pub fn new(transport: SomeTransport<'static>) -> Result<Self, virtio_drivers::Error> {
-        let mut raw = VirtIONetRaw::new(transport)?;
-        let mut rx_bufs: Vec<Box<[u8]>> = (0..QUEUE_SIZE).map(|_| alloc::vec![0u8; BUF_LEN].into_boxed_slice()).collect();
-        let mut rx_tokens = alloc::vec![None; QUEUE_SIZE];
-        for (i, buf) in rx_bufs.iter_mut().enumerate() {
-            // SAFETY: the buffer lives in `rx_bufs` (heap, never moved or
-            // touched) until its token completes in `receive_batch`.
-            rx_tokens[i] = Some(unsafe { raw.receive_begin(buf)? });
-        }
-        let tx_bufs = (0..QUEUE_SIZE).map(|_| alloc::vec![0u8; BUF_LEN].into_boxed_slice()).collect();
-        raw.enable_interrupts();
-        Ok(VirtioNic {
-            raw,
-            rx_bufs,
-            rx_tokens,
-            tx_bufs,
-            tx_free: (0..QUEUE_SIZE).collect(),
-            tx_inflight: Vec::with_capacity(QUEUE_SIZE),
-            rx_errors: 0,
-        })
-    }
-
-    pub fn mac(&self) -> [u8; 6] {
-        self.raw.mac_address()
-    }
-
-    /// Reclaim transmit buffers the device has finished with.
-    fn reclaim_tx(&mut self) {
-        while let Some(token) = self.raw.poll_transmit() {
-            let Some(pos) = self.tx_inflight.iter().position(|&(t, _, _)| t == token) else {
-                break;
-            };
-            let (_, idx, len) = self.tx_inflight.swap_remove(pos);
-            // SAFETY: the same buffer (and length) as passed to `transmit_begin` for this token.
-            let _ = unsafe { self.raw.transmit_complete(token, &self.tx_bufs[idx][..len]) };
-            self.tx_free.push(idx);
-        }
-    }
-
-    /// Whether a received frame waits.
-    pub fn rx_pending(&self) -> bool {
-        self.raw.poll_receive().is_some()
-    }
-}
-
-impl Device for VirtioNic {
-    fn capabilities(&self) -> DeviceCapabilities {
-        DeviceCapabilities {
-            mtu: MTU,
-            max_batch: MAX_BATCH,
-            ..DeviceCapabilities::default()
-        }
-    }
-
-    fn receive_batch(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8])) -> usize {
-        let mut n = 0;
-        while n < MAX_BATCH {
-            let Some(token) = self.raw.poll_receive() else {
-                break;
-            };
-            let Some(idx) = self.rx_tokens.iter().position(|&t| t == Some(token)) else {
-                // Not ours: nothing sensible to do but stop.
-                self.rx_errors += 1;
-                break;
-            };
-            self.rx_tokens[idx] = None;
-            // SAFETY: the buffer passed to `receive_begin` for this token.
-            match unsafe { self.raw.receive_complete(token, &mut self.rx_bufs[idx]) } {
-                Ok((hdr, len)) => {
-                    if let Some(frame) = self.rx_bufs[idx].get(hdr..hdr + len) {
-                        sink(&FrameMeta::PLAIN, frame);
-                        n += 1;
-                    }
-                }
-                Err(_) => self.rx_errors += 1,
-            }
-            // SAFETY: as in `new`: the buffer stays put until its token completes.
-            match unsafe { self.raw.receive_begin(&mut self.rx_bufs[idx]) } {
-                Ok(t) => self.rx_tokens[idx] = Some(t),
-                Err(_) => self.rx_errors += 1,
-            }
-        }
-        n
-    }
-
-    fn transmit(&mut self, _meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
-        self.reclaim_tx();
-        let Some(idx) = self.tx_free.pop() else {
-            return Err(TxError::Full);
-        };
-        let buf = &mut self.tx_bufs[idx];
-        let Ok(hdr) = self.raw.fill_buffer_header(buf) else {
-            self.tx_free.push(idx);
-            return Err(TxError::Failed);
-        };
-        let len = hdr + frame.len();
-        let Some(dst) = buf.get_mut(hdr..len) else {
-            // Larger than the MTU allows: the engine never sends such a frame.
-            self.tx_free.push(idx);
-            return Err(TxError::Failed);
-        };
-        dst.copy_from_slice(frame);
-        // SAFETY: the buffer is not touched until `reclaim_tx` completes its token.
-        match unsafe { self.raw.transmit_begin(&self.tx_bufs[idx][..len]) } {
-            Ok(token) => {
-                self.tx_inflight.push((token, idx, len));
-                Ok(())
-            }
-            Err(_) => {
-                self.tx_free.push(idx);
-                Err(TxError::Full)
-            }
         }
     }
 }
