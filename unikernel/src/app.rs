@@ -213,9 +213,9 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
         println!("mnet-unikernel: no virtio-net device");
         return 1;
     };
-    let what = found.what;
+    let virtio::Found { transport, irq, what } = found;
     log::debug!("found the NIC");
-    let nic = match VirtioNet::new(found.transport) {
+    let nic = match VirtioNet::new(transport) {
         Ok(n) => n,
         Err(e) => {
             println!("mnet-unikernel: virtio-net: {e}");
@@ -223,7 +223,7 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
         }
     };
     log::debug!("NIC initialised");
-    let nic_irq = found.gsi.is_some_and(|g| interrupts::route_nic_irq(g, found.isr_addr));
+    let nic_irq = interrupts::route_nic_irq(irq);
     let mac = cmd.mac.unwrap_or(EthernetAddress(nic.mac()));
     let mut config = Config::new(mac, clock::seed());
     if let Some(c) = cmd.ipv4 {
@@ -234,10 +234,11 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     log::debug!("stack created");
     log::info!(
         "{what} NIC {mac}, interrupt {}",
-        found
-            .gsi
-            .filter(|_| nic_irq)
-            .map_or(String::from("none (polling)"), |g| alloc::format!("GSI {g}"))
+        if nic_irq {
+            alloc::format!("{irq:?}")
+        } else {
+            String::from("none (polling)")
+        }
     );
     let nic = Rc::new(RefCell::new(nic));
     let mut iface = Interface::new(net.clone(), SharedNic(nic.clone()));

@@ -19,6 +19,7 @@ use mnet::{Duration, Instant};
 
 use crate::boot::{CODE_SELECTOR, TSS_SELECTOR};
 use crate::exit::{self, ExitCode};
+use crate::virtio::Irq;
 
 /// The LAPIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0x20;
@@ -87,10 +88,15 @@ unsafe extern "C" {
     fn uk_irq_spurious();
 }
 
-/// The address of the virtio-mmio InterruptStatus register the NIC stub
-/// acknowledges (0: none).
+/// The address of the register the NIC stub reads to acknowledge the
+/// interrupt (0: none): a virtio-mmio InterruptStatus (written back to
+/// InterruptACK at +4) or, with [`uk_nic_isr_kind`] = 2, a virtio-pci
+/// ISR byte (reading it deasserts INTx).
 #[unsafe(no_mangle)]
 static uk_nic_isr: AtomicU64 = AtomicU64::new(0);
+/// 1: virtio-mmio, 2: virtio-pci.
+#[unsafe(no_mangle)]
+static uk_nic_isr_kind: AtomicU64 = AtomicU64::new(0);
 
 // Exception stubs: push a zero error code where the CPU pushes none, then
 // the vector, and call `uk_fault` with the frame. They never return.
@@ -170,8 +176,13 @@ uk_irq_nic:
     mov uk_nic_isr(%rip), %rdx
     test %rdx, %rdx
     jz 2f
+    cmpq $2, uk_nic_isr_kind(%rip)
+    je 3f
     mov (%rdx), %eax
     mov %eax, 4(%rdx)
+    jmp 2f
+3:
+    movb (%rdx), %al
 2:
     mov $0xfee000b0, %eax
     movl $0, (%rax)
@@ -366,15 +377,35 @@ pub fn ioapic_present(index: usize) -> bool {
     version != u32::MAX && version != 0
 }
 
-/// Route IOAPIC input `gsi` (edge-triggered, active high) to
-/// [`NIC_VECTOR`] on this CPU, and acknowledge at `isr_addr` (a
-/// virtio-mmio InterruptStatus register, or 0) from the interrupt stub.
-pub fn route_nic_irq(gsi: u32, isr_addr: u64) -> bool {
+/// Route the NIC's interrupt to [`NIC_VECTOR`]; false if it cannot be.
+pub fn route_nic_irq(irq: Irq) -> bool {
+    match irq {
+        Irq::Mmio { gsi, isr } => {
+            uk_nic_isr.store(isr, Ordering::Relaxed);
+            uk_nic_isr_kind.store(1, Ordering::Relaxed);
+            route_gsi(gsi, false)
+        }
+        Irq::PciIntx { isr } => {
+            uk_nic_isr.store(isr, Ordering::Relaxed);
+            uk_nic_isr_kind.store(2, Ordering::Relaxed);
+            // Which PIRQ the slot's INTx uses depends on the chipset's
+            // routing registers; only the NIC is on them (-nodefaults), so
+            // all eight wake us.
+            (Q35_PIRQ_GSI..Q35_PIRQ_GSI + 8).all(|gsi| route_gsi(gsi, true))
+        }
+        Irq::None => false,
+    }
+}
+
+/// q35 (ICH9) wires PIRQA–H to IOAPIC inputs 16–23.
+const Q35_PIRQ_GSI: u32 = 16;
+
+/// Route IOAPIC input `gsi` (active high; edge or level) to [`NIC_VECTOR`].
+fn route_gsi(gsi: u32, level: bool) -> bool {
     let Some(&base) = IOAPIC_BASES.get((gsi / IOAPIC_PINS) as usize) else {
         return false;
     };
     let pin = gsi % IOAPIC_PINS;
-    uk_nic_isr.store(isr_addr, Ordering::Relaxed);
     let write = |reg: u32, v: u32| {
         // SAFETY: the IOAPIC window is identity mapped; IOREGSEL at +0, IOWIN at +0x10.
         unsafe {
@@ -384,8 +415,8 @@ pub fn route_nic_irq(gsi: u32, isr_addr: u64) -> bool {
     };
     // Destination: APIC id 0 (the boot CPU), physical mode.
     write(0x11 + 2 * pin, 0);
-    // Fixed delivery, physical, active high, edge, unmasked.
-    write(0x10 + 2 * pin, u32::from(NIC_VECTOR));
+    // Fixed delivery, physical, active high, edge (or level: bit 15), unmasked.
+    write(0x10 + 2 * pin, u32::from(NIC_VECTOR) | if level { 1 << 15 } else { 0 });
     true
 }
 

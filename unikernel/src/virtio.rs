@@ -99,13 +99,22 @@ impl ConfigurationAccess for PortCam {
     }
 }
 
+/// How the NIC's interrupt reaches the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Irq {
+    /// virtio-mmio: an edge on this IOAPIC input; InterruptStatus at `isr`.
+    Mmio { gsi: u32, isr: u64 },
+    /// virtio-pci INTx: a level on one of q35's PIRQ inputs (GSI 16–23);
+    /// reading the ISR byte at `isr` deasserts it.
+    PciIntx { isr: u64 },
+    /// Unknown: poll.
+    None,
+}
+
 /// Where the NIC was found.
 pub struct Found {
     pub transport: SomeTransport<'static>,
-    /// The IOAPIC input (GSI) of its interrupt, when known.
-    pub gsi: Option<u32>,
-    /// The virtio-mmio InterruptStatus register address (MMIO only).
-    pub isr_addr: u64,
+    pub irq: Irq,
     pub what: &'static str,
 }
 
@@ -155,6 +164,25 @@ fn mmio_transport(base: usize, size: usize) -> Option<MmioTransport<'static>> {
     unsafe { MmioTransport::new(header, size) }.ok()
 }
 
+/// `VIRTIO_PCI_CAP_ISR_CFG` (virtio 1.x §4.1.4.5).
+const VIRTIO_PCI_CAP_ISR_CFG: u8 = 3;
+/// The vendor-specific capability id.
+const PCI_CAP_ID_VNDR: u8 = 9;
+
+/// The address of the device's ISR status byte (a memory BAR + offset).
+fn pci_isr(root: &mut PciRoot<PortCam>, df: DeviceFunction) -> Option<u64> {
+    let cap = root
+        .capabilities(df)
+        .find(|c| c.id == PCI_CAP_ID_VNDR && (c.private_header >> 8) as u8 == VIRTIO_PCI_CAP_ISR_CFG)?;
+    // struct virtio_pci_cap: bar at byte 4, offset at byte 8.
+    let bar = (PortCam.read_word(df, cap.offset + 4) & 0xff) as u8;
+    let offset = PortCam.read_word(df, cap.offset + 8);
+    match root.bar_info(df, bar).ok()?? {
+        virtio_drivers::transport::pci::bus::BarInfo::Memory { address, .. } => Some(address + u64::from(offset)),
+        virtio_drivers::transport::pci::bus::BarInfo::IO { .. } => None,
+    }
+}
+
 /// Find the first virtio-net device: virtio-mmio first, then PCI bus 0.
 pub fn find(cmdline: &str) -> Option<Found> {
     let listed = mmio_from_cmdline(cmdline);
@@ -163,8 +191,10 @@ pub fn find(cmdline: &str) -> Option<Found> {
             let t = mmio_transport(base, size)?;
             return Some(Found {
                 transport: t.into(),
-                gsi: Some(irq),
-                isr_addr: base as u64 + MMIO_INTERRUPT_STATUS,
+                irq: Irq::Mmio {
+                    gsi: irq,
+                    isr: base as u64 + MMIO_INTERRUPT_STATUS,
+                },
                 what: "virtio-mmio",
             });
         }
@@ -179,8 +209,10 @@ pub fn find(cmdline: &str) -> Option<Found> {
                 let gsi_base = if crate::interrupts::ioapic_present(1) { 24 } else { 5 };
                 return Some(Found {
                     transport: t.into(),
-                    gsi: Some(gsi_base + slot as u32),
-                    isr_addr: base as u64 + MMIO_INTERRUPT_STATUS,
+                    irq: Irq::Mmio {
+                        gsi: gsi_base + slot as u32,
+                        isr: base as u64 + MMIO_INTERRUPT_STATUS,
+                    },
                     what: "virtio-mmio",
                 });
             }
@@ -197,11 +229,11 @@ fn find_pci() -> Option<Found> {
         .find(|(_, info)| virtio_drivers::transport::pci::virtio_device_type(info) == Some(DeviceType::Network))
         .map(|(df, _)| df)?;
     root.set_command(found, Command::MEMORY_SPACE | Command::IO_SPACE | Command::BUS_MASTER);
+    let irq = pci_isr(&mut root, found).map_or(Irq::None, |isr| Irq::PciIntx { isr });
     match PciTransport::new::<IdentityHal, _>(&mut root, found) {
         Ok(t) => Some(Found {
             transport: t.into(),
-            gsi: None,
-            isr_addr: 0,
+            irq,
             what: "virtio-pci",
         }),
         Err(e) => {

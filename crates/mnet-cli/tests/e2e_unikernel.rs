@@ -158,6 +158,22 @@ fn echo_server_answers_ping_and_a_1mib_tcp_echo() {
     assert!(uk.is_running(), "the unikernel stopped:\n{}", uk.report());
 }
 
+/// The PCI path: `-M q35` (SeaBIOS), virtio-net-pci with its INTx routed
+/// through the IOAPIC.
+#[test]
+fn q35_virtio_pci_echo_server() {
+    if !ready() {
+        return;
+    }
+    let net = TapNet::new();
+    let mut uk = spawn_on(&net, &["--machine", "q35", "-v", "echo-server", "--port", "7"]);
+    wait_listening(&uk);
+    assert!(uk.stdout().contains("virtio-pci NIC"), "{}", uk.report());
+    net.wait_until_answering(&mut uk, Duration::from_secs(10));
+    net.linux_ping(&net.mnet_ip(), 56, 2).assert_all_replied(56);
+    tcp_echo(&net, &net.mnet_ip(), 1 << 20).unwrap_or_else(|e| panic!("1 MiB TCP echo on q35: {e}\n{}", uk.report()));
+}
+
 #[test]
 fn udp_echo_answers_an_8000_byte_datagram() {
     if !ready() {
