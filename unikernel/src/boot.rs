@@ -3,17 +3,37 @@
 //!
 //! The entry code zeroes .bss, identity-maps the first 4 GiB with 2 MiB
 //! pages (RAM, the LAPIC/IOAPIC and the microvm virtio-mmio window at
-//! 0xfeb00000, q35's PCI BARs), turns on PAE, long mode and SSE (the
-//! precompiled `core` uses SSE), loads the GDT and calls `uk_main` with
-//! the start-info address. The GDT keeps two slots free for the TSS that
-//! `interrupts` fills in (selector [`TSS_SELECTOR`]).
+//! 0xfeb00000, q35's PCI BARs; user-accessible, see below), turns on PAE,
+//! long mode and SSE (the precompiled `core` uses SSE), loads the GDT, the
+//! TSS (IST1 for exceptions, IST2 for interrupts) and the IDT (the stubs
+//! of `interrupts`), and calls `uk_main` with the start-info address.
+//!
+//! Ring 3 under KVM: `/dev/kvm` on these machines is a nested PVM whose
+//! CPL-0 guest code runs in an instruction emulator that cannot execute
+//! SSE. When CPUID 0x40000000 names KVM, the entry code therefore drops to
+//! ring 3 (IOPL 0: PVM ignores IOPL) before any compiled Rust runs, and sets
+//! [`uk_ring3`]. Everything that needs CPL 0 happens here or in assembly
+//! stubs: descriptor tables, CR2, and port I/O (an `in`/`out` in ring 3
+//! raises #GP, whose stub performs it at CPL 0 and steps over it; see
+//! `pio`). Interrupts stay off and the idle loop spins (no `hlt` in ring
+//! 3). Under TCG the image stays in ring 0 and halts when idle.
+//!
+//! GDT: 0x08 kernel code, 0x10 kernel data, 0x18 TSS (two slots), 0x28
+//! user data (DPL 3), 0x30 user code (DPL 3).
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicU8, Ordering};
 
-/// The 64-bit code segment.
-pub const CODE_SELECTOR: u16 = 0x08;
-/// The TSS descriptor (two GDT slots).
-pub const TSS_SELECTOR: u16 = 0x18;
+unsafe extern "C" {
+    /// 1 when the image runs in ring 3 (KVM), 0 in ring 0 (TCG).
+    static uk_ring3: AtomicU8;
+}
+
+/// Whether the image runs in ring 3 (it cannot `hlt` there).
+pub fn ring3() -> bool {
+    // SAFETY: a byte written once by the entry code before Rust runs.
+    unsafe { uk_ring3.load(Ordering::Relaxed) != 0 }
+}
 
 // The PVH ELF note: name "Xen", type 18 (XEN_ELFNOTE_PHYS32_ENTRY), the
 // 32-bit physical entry address.
@@ -50,10 +70,10 @@ uk_start32:
 
     /* PML4[0] -> PDPT; PDPT[0..4] -> 4 page directories */
     mov $uk_pdpt, %eax
-    or $0x3, %eax
+    or $0x7, %eax
     mov %eax, uk_pml4
     mov $uk_pd, %eax
-    or $0x3, %eax
+    or $0x7, %eax
     mov %eax, uk_pdpt
     add $0x1000, %eax
     mov %eax, uk_pdpt + 8
@@ -62,12 +82,12 @@ uk_start32:
     add $0x1000, %eax
     mov %eax, uk_pdpt + 24
 
-    /* 2048 entries of 2 MiB: present, writable, large page */
+    /* 2048 entries of 2 MiB: present, writable, user, large page */
     xor %ecx, %ecx
 1:
     mov %ecx, %eax
     shl $21, %eax
-    or $0x83, %eax
+    or $0x87, %eax
     mov %eax, uk_pd(,%ecx,8)
     inc %ecx
     cmp $2048, %ecx
@@ -107,12 +127,91 @@ uk_start64:
     mov %ax, %gs
     mov $uk_stack_top, %rsp
     xor %ebp, %ebp
+
+    /* TSS: IST1 (exceptions), IST2 (interrupts); rsp0 for completeness;
+       no I/O bitmap: ring 3 does port I/O through the `pio` gate. */
+    mov $uk_ist1_top, %rax
+    mov %rax, uk_tss + 0x24
+    mov $uk_ist2_top, %rax
+    mov %rax, uk_tss + 0x2c
+    mov %rax, uk_tss + 0x04
+    movw $104, uk_tss + 0x66
+    /* its descriptor: limit 103, base, type 9 (available 64-bit TSS), present */
+    mov $uk_tss, %rax
+    movw $103, uk_gdt + 0x18
+    movw %ax, uk_gdt + 0x1a
+    shr $16, %rax
+    movb %al, uk_gdt + 0x1c
+    movb $0x89, uk_gdt + 0x1d
+    movb $0, uk_gdt + 0x1e
+    movb %ah, uk_gdt + 0x1f
+    shr $16, %rax
+    movl %eax, uk_gdt + 0x20
+    movl $0, uk_gdt + 0x24
+    mov $0x18, %ax
+    ltr %ax
+
+    /* IDT: the 32 exception stubs on IST1, the interrupts on IST2 */
+    xor %ecx, %ecx
+3:
+    mov uk_exception_stubs(,%rcx,8), %rax
+    mov $1, %edx
+    call uk_set_gate
+    inc %ecx
+    cmp $32, %ecx
+    jb 3b
+    mov $0x20, %ecx
+    mov $uk_irq_eoi, %rax
+    mov $2, %edx
+    call uk_set_gate
+    mov $0x21, %ecx
+    mov $uk_irq_nic, %rax
+    call uk_set_gate
+    mov $0xff, %ecx
+    mov $uk_irq_spurious, %rax
+    call uk_set_gate
+    lidt uk_idt_ptr
+
+    /* KVM (CPUID 0x40000000 = "KVMKVMKVM"): continue in ring 3 */
+    mov $0x40000000, %eax
+    xor %ecx, %ecx
+    cpuid
+    cmp $0x4b4d564b, %ebx
+    jne uk_enter_rust
+    movb $1, uk_ring3
+    pushq $0x2b
+    pushq $uk_stack_top
+    pushq $0x0002
+    pushq $0x33
+    pushq $uk_ring3_entry
+    iretq
+uk_ring3_entry:
+    mov $0x2b, %ax
+    mov %ax, %ds
+    mov %ax, %es
+uk_enter_rust:
     mov %esi, %edi
     call uk_main
 2:
-    cli
-    hlt
+    pause
     jmp 2b
+
+    /* IDT gate %ecx := interrupt gate to %rax, IST %dl, selector 0x08 */
+uk_set_gate:
+    mov %rcx, %r8
+    shl $4, %r8
+    add $uk_idt, %r8
+    movw %ax, (%r8)
+    movw $0x08, 2(%r8)
+    movb %dl, 4(%r8)
+    movb $0x8e, 5(%r8)
+    mov %rax, %r9
+    shr $16, %r9
+    movw %r9w, 6(%r8)
+    shr $16, %r9
+    movl %r9d, 8(%r8)
+    movl $0, 12(%r8)
+    ret
 
     .section .data.uk_gdt, "aw"
     .balign 16
@@ -123,12 +222,30 @@ uk_gdt:
     .quad 0x00cf92000000ffff
     .quad 0
     .quad 0
+    .quad 0x00cff2000000ffff
+    .quad 0x00affa000000ffff
 uk_gdt_end:
     .balign 8
     .global uk_gdt_ptr
 uk_gdt_ptr:
     .word uk_gdt_end - uk_gdt - 1
     .quad uk_gdt
+
+    .balign 8
+uk_idt_ptr:
+    .word 4095
+    .quad uk_idt
+    .global uk_ring3
+uk_ring3:
+    .byte 0
+
+    .section .bss.uk_tables, "aw", @nobits
+    .balign 4096
+uk_idt:
+    .skip 4096
+    .balign 16
+uk_tss:
+    .skip 104
 
     .section .bss.uk_paging, "aw", @nobits
     .balign 4096
@@ -146,6 +263,14 @@ uk_stack_bottom:
     .skip 1024 * 1024
     .global uk_stack_top
 uk_stack_top:
+    .balign 16
+    .skip 16384
+uk_ist1_top:
+    .skip 16384
+uk_ist2_top:
+    .skip 16384
+    .global uk_fault_stack_top
+uk_fault_stack_top:
     "#,
     options(att_syntax)
 );

@@ -32,12 +32,15 @@ impl ExitCode {
 
 /// Leave QEMU with `code`; halts forever if no isa-debug-exit device exists.
 pub fn exit(code: ExitCode) -> ! {
-    // SAFETY: port I/O to the isa-debug-exit device; without the device the
-    // write is ignored and we halt with interrupts off.
-    unsafe {
-        asm!("out dx, eax", in("dx") DEBUG_EXIT_PORT, in("eax") code.port_value(), options(nomem, nostack));
-        loop {
-            asm!("cli", "hlt", options(nomem, nostack));
+    crate::pio::outl(DEBUG_EXIT_PORT, code.port_value());
+    // Without the device the write was ignored: stop here (`cli`/`hlt`
+    // only in ring 0).
+    loop {
+        if crate::boot::ring3() {
+            core::hint::spin_loop();
+        } else {
+            // SAFETY: stopping the CPU for good.
+            unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
         }
     }
 }

@@ -8,16 +8,15 @@
 //! interrupt so the next used buffer raises a new edge). Interrupts are
 //! enabled only inside [`halt_until`], between `sti` and `hlt`.
 //!
-//! All gates run on IST stacks: an interrupt never touches the stack of
-//! the code it interrupted (the precompiled `core` uses the red zone).
+//! All gates run on IST stacks (set up by `boot`): an interrupt never
+//! touches the stack of the code it interrupted (the precompiled `core`
+//! uses the red zone).
 
 use core::arch::{asm, global_asm};
-use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use mnet::{Duration, Instant};
 
-use crate::boot::{CODE_SELECTOR, TSS_SELECTOR};
 use crate::exit::{self, ExitCode};
 use crate::virtio::Irq;
 
@@ -44,49 +43,16 @@ const DIVIDE_BY_16: u32 = 0x3;
 const IOAPIC_BASES: [usize; 2] = [0xfec0_0000, 0xfec1_0000];
 const IOAPIC_PINS: u32 = 24;
 
-/// Interrupt stack size (each of the two).
-const IST_SIZE: usize = 16 * 1024;
-
-#[repr(C, align(16))]
-struct Stack([u8; IST_SIZE]);
-
-static mut FAULT_STACK: Stack = Stack([0; IST_SIZE]);
-static mut IRQ_STACK: Stack = Stack([0; IST_SIZE]);
-
-/// The 64-bit TSS: only the interrupt stack table is used.
-#[repr(C, packed(4))]
-struct Tss {
-    reserved0: u32,
-    rsp: [u64; 3],
-    reserved1: u64,
-    ist: [u64; 7],
-    reserved2: u64,
-    reserved3: u16,
-    iomap_base: u16,
-}
-
-static mut TSS: Tss = Tss {
-    reserved0: 0,
-    rsp: [0; 3],
-    reserved1: 0,
-    ist: [0; 7],
-    reserved2: 0,
-    reserved3: 0,
-    iomap_base: 104,
-};
-
-static mut IDT: [u64; 512] = [0; 512];
-
 /// LAPIC timer ticks per second (after the divider), from calibration.
 static APIC_HZ: AtomicU64 = AtomicU64::new(0);
 
-unsafe extern "C" {
-    static mut uk_gdt: [u64; 5];
-    static uk_exception_stubs: [u64; 32];
-    fn uk_irq_eoi();
-    fn uk_irq_nic();
-    fn uk_irq_spurious();
-}
+/// The exception frame handed to ring 3 (see `uk_exc_common`).
+#[unsafe(no_mangle)]
+static mut uk_fault_frame: [u64; 7] = [0; 7];
+
+/// CR2 at the last exception (saved by the stub: ring 3 cannot read CR2).
+#[unsafe(no_mangle)]
+static uk_fault_cr2: AtomicU64 = AtomicU64::new(0);
 
 /// The address of the register the NIC stub reads to acknowledge the
 /// interrupt (0: none): a virtio-mmio InterruptStatus (written back to
@@ -116,6 +82,54 @@ uk_exc_\n:
     jmp uk_exc_common
     .endm
 
+    /* #GP: a port access from ring 3 (opcode 0xec-0xef at RIP, see
+       `pio`) or a `hlt` (0xf4, see `halt_for`) is performed here at
+       CPL 0 and stepped over; anything else is a fault. */
+    .macro EXC_GP
+    .balign 16
+uk_exc_13:
+    push %rsi
+    mov 16(%rsp), %rsi
+    testb $3, 24(%rsp)
+    jz 9f
+    movzbl (%rsi), %esi
+    cmp $0xec, %esi
+    je 1f
+    cmp $0xed, %esi
+    je 2f
+    cmp $0xee, %esi
+    je 3f
+    cmp $0xef, %esi
+    je 4f
+    cmp $0xf4, %esi
+    je 6f
+9:
+    pop %rsi
+    push $13
+    jmp uk_exc_common
+1:
+    in %dx, %al
+    jmp 5f
+2:
+    in %dx, %eax
+    jmp 5f
+3:
+    out %al, %dx
+    jmp 5f
+4:
+    out %eax, %dx
+    jmp 5f
+6:
+    sti
+    hlt
+    cli
+5:
+    pop %rsi
+    addq $1, 8(%rsp)
+    add $8, %rsp
+    iretq
+    .endm
+
     .section .text.uk_interrupts, "ax"
     EXC_NOERR 0
     EXC_NOERR 1
@@ -130,7 +144,7 @@ uk_exc_\n:
     EXC_ERR 10
     EXC_ERR 11
     EXC_ERR 12
-    EXC_ERR 13
+    EXC_GP
     EXC_ERR 14
     EXC_NOERR 15
     EXC_NOERR 16
@@ -150,14 +164,30 @@ uk_exc_\n:
     EXC_ERR 30
     EXC_NOERR 31
 
+    /* In ring 0 call `uk_fault`; from ring 3 (KVM) return to ring 3 at
+       `uk_fault` on its own stack: compiled Rust must not run at CPL 0. */
 uk_exc_common:
+    mov %cr2, %rax
+    mov %rax, uk_fault_cr2(%rip)
     mov %rsp, %rdi
+    testb $3, 24(%rsp)
+    jnz 1f
     and $-16, %rsp
     call uk_fault
 1:
-    cli
-    hlt
-    jmp 1b
+    /* Copy the frame out of IST1 first: the port I/O of the printing
+       raises #GP on the same stack. */
+    mov %rsp, %rsi
+    lea uk_fault_frame(%rip), %rdi
+    mov $7, %ecx
+    rep movsq
+    lea uk_fault_frame(%rip), %rdi
+    pushq $0x2b
+    pushq $uk_fault_stack_top - 8
+    pushq $0x0002
+    pushq $0x33
+    pushq $uk_fault
+    iretq
 
     .balign 16
     .global uk_irq_eoi
@@ -267,69 +297,16 @@ extern "C" fn uk_fault(frame: &FaultFrame) -> ! {
         frame.rflags
     );
     if frame.vector == 14 {
-        let cr2: u64;
-        // SAFETY: reading CR2 at CPL 0 has no side effect.
-        unsafe { asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack, preserves_flags)) };
-        crate::println!("FAULT: page fault address {cr2:#x}");
+        crate::println!("FAULT: page fault address {:#x}", uk_fault_cr2.load(Ordering::Relaxed));
     }
     exit::exit(ExitCode::Fault)
 }
 
-fn set_gate(vector: u8, handler: u64, ist: u8) {
-    let low = (handler & 0xffff)
-        | (u64::from(CODE_SELECTOR) << 16)
-        | (u64::from(ist) << 32)
-        // present, DPL 0, 64-bit interrupt gate
-        | (0x8e << 40)
-        | ((handler >> 16) & 0xffff) << 48;
-    let high = handler >> 32;
-    // SAFETY: single-threaded boot code; the IDT is loaded only after it is
-    // filled, and interrupts are off while it is written.
-    unsafe {
-        let idt = &mut *addr_of_mut!(IDT);
-        idt[usize::from(vector) * 2] = low;
-        idt[usize::from(vector) * 2 + 1] = high;
-    }
-}
-
-/// Install the TSS (IST1 for exceptions, IST2 for interrupts) and the IDT.
+/// Mask the legacy 8259 PICs: every interrupt goes through the APICs.
+/// (The IDT and TSS are loaded by the entry code, `boot`.)
 pub fn init() {
-    // SAFETY: boot code, interrupts off, nothing else uses these statics yet.
-    unsafe {
-        let tss = &mut *addr_of_mut!(TSS);
-        tss.ist[0] = addr_of!(FAULT_STACK) as u64 + IST_SIZE as u64;
-        tss.ist[1] = addr_of!(IRQ_STACK) as u64 + IST_SIZE as u64;
-        let base = addr_of!(TSS) as u64;
-        let limit = (size_of::<Tss>() - 1) as u64;
-        // Available 64-bit TSS (type 9), present.
-        let low = (limit & 0xffff) | ((base & 0xff_ffff) << 16) | (0x89 << 40) | (((base >> 24) & 0xff) << 56);
-        let gdt = &mut *addr_of_mut!(uk_gdt);
-        gdt[usize::from(TSS_SELECTOR / 8)] = low;
-        gdt[usize::from(TSS_SELECTOR / 8) + 1] = base >> 32;
-        asm!("ltr {0:x}", in(reg) TSS_SELECTOR, options(nostack, preserves_flags));
-
-        let stubs = &*addr_of!(uk_exception_stubs);
-        for (v, &stub) in stubs.iter().enumerate() {
-            set_gate(v as u8, stub, 1);
-        }
-        set_gate(TIMER_VECTOR, uk_irq_eoi as *const () as u64, 2);
-        set_gate(NIC_VECTOR, uk_irq_nic as *const () as u64, 2);
-        set_gate(SPURIOUS_VECTOR, uk_irq_spurious as *const () as u64, 2);
-
-        #[repr(C, packed)]
-        struct Pointer {
-            limit: u16,
-            base: u64,
-        }
-        let ptr = Pointer {
-            limit: (size_of::<[u64; 512]>() - 1) as u16,
-            base: addr_of!(IDT) as u64,
-        };
-        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
-    }
-    // Mask the legacy 8259 PICs: every interrupt goes through the APICs.
-    crate::serial::outb(0x21, 0xff);
-    crate::serial::outb(0xa1, 0xff);
+    crate::pio::outb(0x21, 0xff);
+    crate::pio::outb(0xa1, 0xff);
 }
 
 fn lapic_read(reg: usize) -> u32 {
@@ -427,9 +404,15 @@ pub fn halt_for(d: Duration) {
     let hz = APIC_HZ.load(Ordering::Relaxed);
     let ticks = (d.as_micros() * u128::from(hz) / 1_000_000).clamp(1, u128::from(u32::MAX)) as u32;
     lapic_write(LAPIC_TIMER_INITIAL, ticks);
-    // SAFETY: interrupts are enabled only for the `hlt`; every vector that
-    // can arrive has a gate on its own stack.
-    unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+    if crate::boot::ring3() {
+        // SAFETY: `hlt` raises #GP in ring 3; the #GP stub runs `sti; hlt;
+        // cli` at CPL 0 and returns after it.
+        unsafe { asm!("hlt", options(nomem, nostack)) };
+    } else {
+        // SAFETY: interrupts are enabled only for the `hlt`; every vector
+        // that can arrive has a gate on its own stack.
+        unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+    }
     lapic_write(LAPIC_TIMER_INITIAL, 0);
 }
 

@@ -18,6 +18,7 @@ mod clock;
 mod cmdline;
 mod exit;
 mod interrupts;
+mod pio;
 mod pvh;
 mod rt;
 mod serial;

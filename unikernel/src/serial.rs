@@ -1,9 +1,10 @@
 //! The console: COM1 (16550 UART at 0x3f8), `print!`/`println!` and the
 //! `log` backend (`-v` on the command line for info, `-vv` for debug).
 
-use core::arch::asm;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::pio::{inb, outb};
 
 const COM1: u16 = 0x3f8;
 /// Line status register: transmitter holding register empty.
@@ -12,19 +13,6 @@ const LSR_THRE: u8 = 0x20;
 /// One writer at a time (an exception may interrupt a print: it calls
 /// [`force_unlock`] first).
 static LOCK: AtomicBool = AtomicBool::new(false);
-
-pub fn outb(port: u16, v: u8) {
-    // SAFETY: port I/O on the legacy devices this module owns (UART, PIC,
-    // PIT, CMOS); no memory is touched.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") v, options(nomem, nostack, preserves_flags)) };
-}
-
-pub fn inb(port: u16) -> u8 {
-    let v: u8;
-    // SAFETY: as in `outb`.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags)) };
-    v
-}
 
 /// 115200 8N1, FIFOs on, interrupts off.
 pub fn init() {

@@ -13,6 +13,8 @@ use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFu
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 
+use crate::pio::{inl, outl};
+
 /// The microvm virtio-mmio window and its slots.
 const MMIO_WINDOW: usize = 0xfeb0_0000;
 const MMIO_SLOT: usize = 0x200;
@@ -71,18 +73,6 @@ impl PortCam {
             | u32::from(offset & 0xfc);
         outl(0xcf8, addr);
     }
-}
-
-fn outl(port: u16, v: u32) {
-    // SAFETY: port I/O to the PCI configuration mechanism; no memory touched.
-    unsafe { core::arch::asm!("out dx, eax", in("dx") port, in("eax") v, options(nomem, nostack, preserves_flags)) };
-}
-
-fn inl(port: u16) -> u32 {
-    let v: u32;
-    // SAFETY: as in `outl`.
-    unsafe { core::arch::asm!("in eax, dx", in("dx") port, out("eax") v, options(nomem, nostack, preserves_flags)) };
-    v
 }
 
 impl ConfigurationAccess for PortCam {

@@ -174,6 +174,36 @@ fn q35_virtio_pci_echo_server() {
     tcp_echo(&net, &net.mnet_ip(), 1 << 20).unwrap_or_else(|e| panic!("1 MiB TCP echo on q35: {e}\n{}", uk.report()));
 }
 
+/// KVM (a nested PVM on these machines: the image runs in ring 3 there,
+/// see unikernel/src/boot.rs): the echo server and a guest fault. Runs
+/// only where /dev/kvm exists; its absence is not a failure, even in CI.
+#[test]
+fn kvm_echo_server_and_fault() {
+    if !ready() {
+        return;
+    }
+    if !std::path::Path::new("/dev/kvm").exists() {
+        say("skipped: no /dev/kvm (the KVM variant of the unikernel tests)");
+        return;
+    }
+    let net = TapNet::new();
+    let mut uk = spawn_on(&net, &["--accel", "kvm", "echo-server", "--port", "7"]);
+    wait_listening(&uk);
+    net.wait_until_answering(&mut uk, Duration::from_secs(10));
+    net.linux_ping(&net.mnet_ip(), 56, 2).assert_all_replied(56);
+    let rate = tcp_echo(&net, &net.mnet_ip(), 1 << 20).unwrap_or_else(|e| panic!("1 MiB TCP echo under KVM: {e}\n{}", uk.report()));
+    say(&format!(
+        "unikernel: 1 MiB TCP echo under KVM verified by SHA-256 ({rate:.1} Mbit/s)"
+    ));
+    drop(uk);
+    let mut uk = spawn_on(&net, &["--accel", "kvm", "fault"]);
+    let status = uk.wait_exit(Duration::from_secs(30));
+    let report = uk.report();
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "{report}");
+    assert!(report.contains("FAULT: #PF page fault (vector 14)"), "{report}");
+    assert!(report.contains("page fault address 0x8000000000"), "{report}");
+}
+
 #[test]
 fn udp_echo_answers_an_8000_byte_datagram() {
     if !ready() {
