@@ -196,7 +196,12 @@ async fn run_app(app: App, net: Net, spawner: Spawner) -> u8 {
                 }
             }
         }
-        App::Fault => {
+        App::Fault { stack: true } => {
+            println!("fault: recursing until the stack overflows");
+            println!("fault: depth {}?!", recurse(0));
+            1
+        }
+        App::Fault { stack: false } => {
             println!("fault: reading unmapped memory at 0x8000000000");
             // SAFETY: deliberately not safe: the address is outside the
             // identity map, so the read raises a page fault, which is the point.
@@ -205,6 +210,17 @@ async fn run_app(app: App, net: Net, spawner: Spawner) -> u8 {
             1
         }
     }
+}
+
+/// Recurse without end (each frame keeps a page of stack alive).
+fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    let mut page = [0u8; 4096];
+    page[(depth % 4096) as usize] = depth as u8;
+    core::hint::black_box(&mut page);
+    recurse(depth + 1) + u64::from(page[0])
 }
 
 /// Bring up the NIC and the stack, run the application, return its status.

@@ -3,7 +3,8 @@
 //!
 //! The entry code zeroes .bss, identity-maps the first 4 GiB with 2 MiB
 //! pages (RAM, the LAPIC/IOAPIC and the microvm virtio-mmio window at
-//! 0xfeb00000, q35's PCI BARs; user-accessible, see below), turns on PAE,
+//! 0xfeb00000, q35's PCI BARs; user-accessible, see below; the first 4 MiB
+//! in 4 KiB pages with an unmapped guard page below the stack), turns on PAE,
 //! long mode and SSE (the precompiled `core` uses SSE), loads the GDT, the
 //! TSS (IST1 for exceptions, IST2 for interrupts) and the IDT (the stubs
 //! of `interrupts`), and calls `uk_main` with the start-info address.
@@ -92,6 +93,30 @@ uk_start32:
     inc %ecx
     cmp $2048, %ecx
     jb 1b
+
+    /* The first 4 MiB (the image) in 4 KiB pages, so that the page
+       below the stack can be left out: a stack overflow then faults
+       (and is printed) instead of overwriting what lies below. */
+    xor %ecx, %ecx
+4:
+    mov %ecx, %eax
+    shl $12, %eax
+    or $0x7, %eax
+    mov %eax, uk_pt(,%ecx,8)
+    inc %ecx
+    cmp $1024, %ecx
+    jb 4b
+    mov $uk_stack_guard, %eax
+    shr $12, %eax
+    cmp $1024, %eax
+    jae 5f
+    movl $0, uk_pt(,%eax,8)
+5:
+    mov $uk_pt, %eax
+    or $0x7, %eax
+    mov %eax, uk_pd
+    add $0x1000, %eax
+    mov %eax, uk_pd + 8
 
     mov $uk_pml4, %eax
     mov %eax, %cr3
@@ -255,9 +280,14 @@ uk_pdpt:
     .skip 4096
 uk_pd:
     .skip 4 * 4096
+uk_pt:
+    .skip 2 * 4096
 
     .section .bss.uk_stack, "aw", @nobits
-    .balign 16
+    .balign 4096
+    .global uk_stack_guard
+uk_stack_guard:
+    .skip 4096
     .global uk_stack_bottom
 uk_stack_bottom:
     .skip 1024 * 1024

@@ -6,7 +6,7 @@
 //! APP: udp-echo --port P
 //!      echo-server --port P [--limit N]
 //!      echo-client HOST:PORT [--bytes N]
-//!      fault                (a deliberate page fault, for tests)
+//!      fault [stack]        (a deliberate page fault or stack overflow, for tests)
 //! ```
 //! Words the loader adds (`virtio_mmio.device=...`) are skipped.
 
@@ -18,15 +18,27 @@ use core::net::{Ipv4Addr, SocketAddr};
 use mnet::wire::{EthernetAddress, IpCidr};
 
 pub const USAGE: &str = "usage: [--ipv4 CIDR] [--ipv4-gateway IP] [--mac MAC] [-v] \
-(udp-echo --port P | echo-server --port P [--limit N] | echo-client HOST:PORT [--bytes N] | fault)";
+(udp-echo --port P | echo-server --port P [--limit N] | echo-client HOST:PORT [--bytes N] | fault [stack])";
 
 /// The application to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum App {
-    UdpEcho { port: u16 },
-    EchoServer { port: u16, limit: Option<u64> },
-    EchoClient { server: SocketAddr, bytes: u64 },
-    Fault,
+    UdpEcho {
+        port: u16,
+    },
+    EchoServer {
+        port: u16,
+        limit: Option<u64>,
+    },
+    EchoClient {
+        server: SocketAddr,
+        bytes: u64,
+    },
+    /// A deliberate fault, for tests: a page fault, or (`fault stack`) a
+    /// stack overflow into the guard page.
+    Fault {
+        stack: bool,
+    },
 }
 
 /// Everything the command line says.
@@ -112,7 +124,11 @@ pub fn parse(cmdline: &str) -> Result<Cmd, String> {
                 bytes,
             }
         }
-        "fault" => App::Fault,
+        "fault" => match positional {
+            None => App::Fault { stack: false },
+            Some("stack") => App::Fault { stack: true },
+            Some(other) => return Err(format!("fault: unknown kind '{other}' (stack)")),
+        },
         other => return Err(format!("unknown application '{other}'")),
     };
     Ok(Cmd {

@@ -46,6 +46,11 @@ const IOAPIC_PINS: u32 = 24;
 /// LAPIC timer ticks per second (after the divider), from calibration.
 static APIC_HZ: AtomicU64 = AtomicU64::new(0);
 
+unsafe extern "C" {
+    /// The unmapped page below the stack (`boot`).
+    static uk_stack_guard: u8;
+}
+
 /// The exception frame handed to ring 3 (see `uk_exc_common`).
 #[unsafe(no_mangle)]
 static mut uk_fault_frame: [u64; 7] = [0; 7];
@@ -297,7 +302,14 @@ extern "C" fn uk_fault(frame: &FaultFrame) -> ! {
         frame.rflags
     );
     if frame.vector == 14 {
-        crate::println!("FAULT: page fault address {:#x}", uk_fault_cr2.load(Ordering::Relaxed));
+        let cr2 = uk_fault_cr2.load(Ordering::Relaxed);
+        let guard = core::ptr::addr_of!(uk_stack_guard) as u64;
+        let what = if (guard..guard + 4096).contains(&cr2) {
+            " (stack overflow)"
+        } else {
+            ""
+        };
+        crate::println!("FAULT: page fault address {cr2:#x}{what}");
     }
     exit::exit(ExitCode::Fault)
 }

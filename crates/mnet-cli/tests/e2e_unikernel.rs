@@ -236,6 +236,13 @@ fn a_guest_fault_is_printed_and_fails() {
     assert!(report.contains("FAULT: #PF page fault (vector 14)"), "{report}");
     assert!(report.contains("page fault address 0x8000000000"), "{report}");
     assert!(report.contains("run: the guest faulted"), "{report}");
+
+    // A stack overflow hits the guard page below the stack.
+    let mut uk = spawn_on(&net, &["fault", "stack"]);
+    let status = uk.wait_exit(Duration::from_secs(30));
+    let report = uk.report();
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "{report}");
+    assert!(report.contains("(stack overflow)"), "{report}");
 }
 
 #[test]
