@@ -16,9 +16,9 @@ use mnet_apps::echo_client::{EchoClientConfig, EchoClientError, EchoReport, echo
 use mnet_apps::source::RandomStream;
 use mnet_apps::tcp_server::{ServerConfig, ServerEvent};
 
-use crate::cmdline::{App, Cmd};
 use crate::virtio_net::VirtioNet;
 use crate::{clock, interrupts, println, virtio};
+use mnet_unikernel::cmdline::{App, Cmd};
 
 /// The longest `hlt` when the NIC's interrupt is routed (a timer then
 /// wakes the executor even with no deadline).

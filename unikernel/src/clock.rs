@@ -161,21 +161,7 @@ pub fn wall_clock() -> Option<u64> {
         _ => 20,
     };
     let year = century * 100 + u64::from(conv(r[5]));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, u64::from(month), u64::from(day)) * 86_400 + u64::from(hour) * 3600 + u64::from(min) * 60 + u64::from(sec))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
+    mnet_unikernel::civil::unix_time(year, month, day, hour, min, sec)
 }
 
 /// Whether the CPU has RDRAND (CPUID.1:ECX bit 30).

@@ -139,3 +139,105 @@ pub fn parse(cmdline: &str) -> Result<Cmd, String> {
         app,
     })
 }
+
+/// `virtio_mmio.device=<size>@<base>:<irq>` entries of the command line.
+pub fn virtio_mmio_devices(cmdline: &str) -> Vec<(usize, usize, u32)> {
+    let mut out = Vec::new();
+    for tok in cmdline.split_ascii_whitespace() {
+        let Some(spec) = tok.strip_prefix("virtio_mmio.device=") else {
+            continue;
+        };
+        let parsed = (|| {
+            let (size, rest) = spec.split_once('@')?;
+            let (base, irq) = rest.split_once(':')?;
+            let size = parse_size(size)?;
+            let base = usize::from_str_radix(base.strip_prefix("0x")?, 16).ok()?;
+            let irq = irq.parse().ok()?;
+            Some((base, size, irq))
+        })();
+        if let Some(p) = parsed {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let (digits, mult) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 1024),
+        _ => (s, 1),
+    };
+    digits.parse::<usize>().ok().map(|n| n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(s: &str) -> Cmd {
+        parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    #[test]
+    fn network_flags_and_apps() {
+        let c = cmd("--ipv4 10.0.0.2/24 --ipv4-gateway 10.0.0.1 --mac 02:00:00:00:00:02 -v echo-server --port 7 --limit 3");
+        assert_eq!(c.ipv4, Some("10.0.0.2/24".parse().unwrap()));
+        assert_eq!(c.ipv4_gateway, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(c.mac, Some(EthernetAddress([2, 0, 0, 0, 0, 2])));
+        assert_eq!(c.verbose, 1);
+        assert_eq!(c.app, App::EchoServer { port: 7, limit: Some(3) });
+        assert_eq!(cmd("udp-echo --port 9").app, App::UdpEcho { port: 9 });
+        assert_eq!(
+            cmd("-vv echo-client 10.0.0.1:7 --bytes 64K").app,
+            App::EchoClient {
+                server: "10.0.0.1:7".parse().unwrap(),
+                bytes: 65_536
+            }
+        );
+        assert_eq!(
+            cmd("echo-client 10.0.0.1:7").app,
+            App::EchoClient {
+                server: "10.0.0.1:7".parse().unwrap(),
+                bytes: 1 << 20
+            }
+        );
+        assert_eq!(cmd("fault").app, App::Fault { stack: false });
+        assert_eq!(cmd("fault stack").app, App::Fault { stack: true });
+    }
+
+    #[test]
+    fn loader_words_are_skipped() {
+        let c = cmd("--ipv4 10.0.0.2/24 udp-echo --port 7 virtio_mmio.device=512@0xfeb00e00:12");
+        assert_eq!(c.app, App::UdpEcho { port: 7 });
+        assert_eq!(
+            virtio_mmio_devices("x virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=1K@0xfeb00c00:11 y"),
+            alloc::vec![(0xfeb0_0e00, 512, 12), (0xfeb0_0c00, 1024, 11)]
+        );
+        assert!(virtio_mmio_devices("virtio_mmio.device=512@feb00e00:12 virtio_mmio.device=x@0x1:2").is_empty());
+    }
+
+    #[test]
+    fn bad_command_lines_are_errors() {
+        for (line, needle) in [
+            ("", "no application"),
+            ("--ipv4 10.0.0.2/24", "no application"),
+            ("echo-server", "needs --port"),
+            ("udp-echo --port 70000", "not valid"),
+            ("--ipv4 fd00::2/64 udp-echo --port 7", "not IPv4"),
+            ("--ipv4 10.0.0.2 udp-echo --port 7", "not valid"),
+            ("--mac zz udp-echo --port 7", "not valid"),
+            ("echo-client", "needs HOST:PORT"),
+            ("echo-client 10.0.0.1:7 --bytes 1T", "not a byte count"),
+            ("echo-client 10.0.0.1:7 --bytes 99999999999999999999G", "not a byte count"),
+            ("echo-server --port 7 --frob", "unexpected"),
+            ("ping 10.0.0.1", "unknown application"),
+            ("fault heap", "unknown kind"),
+            ("--ipv4", "needs a value"),
+        ] {
+            match parse(line) {
+                Ok(c) => panic!("{line:?} parsed as {c:?}"),
+                Err(e) => assert!(e.contains(needle), "{line:?}: {e}"),
+            }
+        }
+    }
+}

@@ -15,7 +15,6 @@ extern crate alloc;
 mod app;
 mod boot;
 mod clock;
-mod cmdline;
 mod exit;
 mod interrupts;
 mod pio;
@@ -28,6 +27,7 @@ mod virtio_net;
 use core::ptr::addr_of;
 
 use exit::ExitCode;
+use mnet_unikernel::cmdline;
 
 unsafe extern "C" {
     static __kernel_start: u8;

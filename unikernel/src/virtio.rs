@@ -3,7 +3,6 @@
 //! command line, or by scanning the MMIO window), PCI on `-M q35`
 //! (configuration ports 0xcf8/0xcfc). The device itself: `virtio_net`.
 
-use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
@@ -108,36 +107,6 @@ pub struct Found {
     pub what: &'static str,
 }
 
-/// `virtio_mmio.device=<size>@<base>:<irq>` entries of the command line.
-pub fn mmio_from_cmdline(cmdline: &str) -> Vec<(usize, usize, u32)> {
-    let mut out = Vec::new();
-    for tok in cmdline.split_ascii_whitespace() {
-        let Some(spec) = tok.strip_prefix("virtio_mmio.device=") else {
-            continue;
-        };
-        let parsed = (|| {
-            let (size, rest) = spec.split_once('@')?;
-            let (base, irq) = rest.split_once(':')?;
-            let size = parse_size(size)?;
-            let base = usize::from_str_radix(base.strip_prefix("0x")?, 16).ok()?;
-            let irq = irq.parse().ok()?;
-            Some((base, size, irq))
-        })();
-        if let Some(p) = parsed {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn parse_size(s: &str) -> Option<usize> {
-    let (digits, mult) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 1024),
-        _ => (s, 1),
-    };
-    digits.parse::<usize>().ok().map(|n| n * mult)
-}
-
 fn mmio_is_net(base: usize) -> bool {
     // SAFETY: `base` is inside the identity-mapped virtio-mmio window; the
     // magic and device-id registers are plain 32-bit reads.
@@ -175,7 +144,7 @@ fn pci_isr(root: &mut PciRoot<PortCam>, df: DeviceFunction) -> Option<u64> {
 
 /// Find the first virtio-net device: virtio-mmio first, then PCI bus 0.
 pub fn find(cmdline: &str) -> Option<Found> {
-    let listed = mmio_from_cmdline(cmdline);
+    let listed = mnet_unikernel::cmdline::virtio_mmio_devices(cmdline);
     for &(base, size, irq) in &listed {
         if mmio_is_net(base) {
             let t = mmio_transport(base, size)?;
