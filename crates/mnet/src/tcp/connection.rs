@@ -337,6 +337,10 @@ pub struct Connection {
     pub(super) clock: Instant,
     /// Room to make a payload that wraps the send ring contiguous.
     pub(super) scratch: Vec<u8>,
+    /// The largest payload of one new-data super-segment the device
+    /// splits for us (TCP segmentation offload); 0 without it. Set with
+    /// [`Connection::set_tso_max`].
+    pub(super) tso_max: usize,
 }
 
 impl Connection {
@@ -447,6 +451,7 @@ impl Connection {
             stats: Counters::default(),
             clock: now,
             scratch: Vec::new(),
+            tso_max: 0,
         }
     }
 
