@@ -341,7 +341,10 @@ mod tests {
             ..partial_meta()
         };
         // Cut short inside the TCP header, or empty.
-        assert_eq!(segment_tcp(&tso, &big[..40], &mut Vec::new(), &mut out), Err(OffloadError::BadOffsets));
+        assert_eq!(
+            segment_tcp(&tso, &big[..40], &mut Vec::new(), &mut out),
+            Err(OffloadError::BadOffsets)
+        );
         assert_eq!(segment_tcp(&tso, &[], &mut Vec::new(), &mut out), Err(OffloadError::BadOffsets));
         // A non-GSO frame with a partial checksum comes out completed.
         let small_repr = segment(&[5; 10], TcpFlags::ACK);
@@ -351,7 +354,10 @@ mod tests {
             gso_type: VIRTIO_NET_HDR_GSO_NONE,
             ..partial_meta()
         };
-        assert_eq!(segment_tcp(&plain_gso, &small, &mut Vec::new(), &mut |f| got.push(f.to_vec())), Ok(1));
+        assert_eq!(
+            segment_tcp(&plain_gso, &small, &mut Vec::new(), &mut |f| got.push(f.to_vec())),
+            Ok(1)
+        );
         assert_eq!(got, vec![frame(&small_repr, false, 3)]);
     }
 }

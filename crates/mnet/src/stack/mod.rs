@@ -24,6 +24,8 @@ mod arp;
 mod icmpv4;
 mod ipv4_in;
 mod ipv4_out;
+#[cfg(test)]
+mod offload_tests;
 mod sockets;
 mod tcp;
 #[cfg(test)]
