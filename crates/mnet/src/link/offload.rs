@@ -60,7 +60,12 @@ pub fn complete_partial_checksum(meta: &FrameMeta, frame: &mut [u8]) -> Result<(
     if at + 2 > frame.len() {
         return Err(OffloadError::BadOffsets);
     }
-    let sum = !fold(ones_sum(0, &frame[start..]));
+    // RFC 768: "If the computed checksum is zero, it is transmitted as all
+    // ones" — for TCP the two forms are the same one's-complement number.
+    let sum = match !fold(ones_sum(0, &frame[start..])) {
+        0 => 0xffff,
+        s => s,
+    };
     frame[at..at + 2].copy_from_slice(&sum.to_be_bytes());
     Ok(())
 }
