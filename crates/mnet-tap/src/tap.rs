@@ -463,13 +463,14 @@ mod tests {
             && frame[34] == 8 // echo request
     }
 
-    /// Reads frames until `pred` matches one or `limit` passes.
+    /// Reads frames until `pred` matches one or `limit` passes. ARP and
+    /// ICMP frames carry no offload metadata, header or not.
     fn read_until(tap: &mut TapDevice, platform: &mut HostPlatform, limit: Duration, pred: &dyn Fn(&[u8]) -> bool) -> bool {
         let end = platform.now() + limit;
         while platform.now() < end {
             let mut found = false;
             tap.receive_batch(&mut |meta, frame| {
-                assert_eq!(*meta, FrameMeta::PLAIN);
+                assert!(!meta.is_gso() && !meta.needs_csum(), "{meta:?}");
                 found |= pred(frame);
             });
             if found {
@@ -485,6 +486,16 @@ mod tests {
     /// request the kernel sends to our MAC: read, write and read again.
     #[test]
     fn kernel_frames_round_trip_through_a_real_tap() {
+        round_trip(TapOptions { offload: false });
+    }
+
+    /// The same with the virtio-net header before every frame.
+    #[test]
+    fn kernel_frames_round_trip_with_the_virtio_header() {
+        round_trip(TapOptions { offload: true });
+    }
+
+    fn round_trip(options: TapOptions) {
         if !require_root("a real tap", &["ip", "ping"]) {
             return;
         }
@@ -502,11 +513,19 @@ mod tests {
         let ns_name = ns.name().to_owned();
         let worker = std::thread::spawn(move || {
             crate::test_netns::enter(&ns_name);
-            let mut dev = TapDevice::open(&tap).expect("open tap");
+            let mut dev = TapDevice::open_with(&tap, options).expect("open tap");
             assert_eq!(dev.mtu(), 1400, "MTU comes from the interface");
-            assert_eq!(dev.capabilities().mtu, 1400);
-            assert_eq!(dev.capabilities().max_batch, TAP_MAX_BATCH);
-            assert_eq!(dev.capabilities().max_gso_size, 0);
+            assert_eq!(dev.offloads(), options.offload, "this kernel has IFF_VNET_HDR and TSO");
+            let caps = dev.capabilities();
+            assert_eq!(caps.mtu, 1400);
+            assert_eq!(caps.max_batch, TAP_MAX_BATCH);
+            if options.offload {
+                assert_eq!(caps.max_gso_size, TAP_MAX_GSO_SIZE);
+                assert!(caps.checksum.tx_partial && caps.checksum.rx_offload && caps.rx_coalesce);
+            } else {
+                assert_eq!(caps.max_gso_size, 0);
+                assert_eq!(caps.checksum, ChecksumCaps::default());
+            }
             let mut platform = HostPlatform::new(dev.as_raw_fd()).expect("platform");
             let got_arp = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| is_arp_request_for(f, our_ip));
             assert!(got_arp, "no ARP request from the kernel");
