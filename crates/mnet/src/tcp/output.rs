@@ -558,7 +558,8 @@ impl Connection {
             // RFC 8985 §7.2: the PTO restarts after new data is sent.
             self.tlp_at = None;
             // A super-segment's last piece may be the small one.
-            if len % self.segment_payload_max().max(1) != 0 {
+            let max = self.segment_payload_max().max(1);
+            if len < max || len % max != 0 {
                 self.last_small_end = end;
             }
             if cwr {
