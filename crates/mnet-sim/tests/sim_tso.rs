@@ -87,7 +87,10 @@ fn link(loss_percent: u32) -> LinkConfig {
     }
 }
 
-async fn read_all(b: Net, seed: u64, out: Rc<RefCell<Option<(u64, [u8; 32], Option<u64>)>>>) {
+/// What B read: bytes, their SHA-256, the first offset that differed.
+type ReadReport = Rc<RefCell<Option<(u64, [u8; 32], Option<u64>)>>>;
+
+async fn read_all(b: Net, seed: u64, out: ReadReport) {
     let listener = b.tcp_listen(sock(ip(2), PORT), 4).expect("B: listen");
     let (mut s, _) = listener.accept().await.expect("B: accept");
     let (mut buf, mut want) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);

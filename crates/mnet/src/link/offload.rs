@@ -312,7 +312,7 @@ mod tests {
                 f.remove(TcpFlags::CWR);
             }
             let mut repr = segment(chunk, f);
-            repr.seq_number = repr.seq_number + i * mss; // wraps past 2^32
+            repr.seq_number += i * mss; // wraps past 2^32
             let expected = frame(&repr, false, 0xfffe_u16.wrapping_add(i as u16));
             assert_eq!(piece, &expected, "piece {i}");
             // And each piece is valid on its own.

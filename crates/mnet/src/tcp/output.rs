@@ -559,7 +559,7 @@ impl Connection {
             self.tlp_at = None;
             // A super-segment's last piece may be the small one.
             let max = self.segment_payload_max().max(1);
-            if len < max || len % max != 0 {
+            if len < max || !len.is_multiple_of(max) {
                 self.last_small_end = end;
             }
             if cwr {
