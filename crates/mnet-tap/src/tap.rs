@@ -401,7 +401,13 @@ impl Device for TapDevice {
                     self.counters.tx_errors += 1;
                     if !self.tx_error_logged {
                         self.tx_error_logged = true;
-                        log::warn!("tap {}: write of {} bytes failed: {e}", self.name, frame.len());
+                        log::warn!("tap {}: write of {} bytes ({meta:?}) failed: {e}", self.name, frame.len());
+                    }
+                    // The kernel refused this frame (bad metadata, too
+                    // big): it is dropped and counted, like a frame a NIC
+                    // rejects; retrying it would block the queue for good.
+                    if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) {
+                        return Ok(());
                     }
                     return Err(TxError::Failed);
                 }
