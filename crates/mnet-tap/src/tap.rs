@@ -553,6 +553,40 @@ mod tests {
         }
     }
 
+    /// With the header on, a frame whose metadata the kernel refuses (a
+    /// partial checksum outside the frame) is dropped and counted, not
+    /// reported as a dead link; a good frame after it goes through.
+    #[test]
+    fn a_frame_the_kernel_refuses_is_dropped_and_counted() {
+        if !require_root("a real tap", &["ip"]) {
+            return;
+        }
+        let ns = TestNetns::new("tapx");
+        let tap = ns.name().to_owned();
+        ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
+        ns.ip(&["link", "set", &tap, "up"]);
+        let ns_name = ns.name().to_owned();
+        std::thread::spawn(move || {
+            crate::test_netns::enter(&ns_name);
+            let mut dev = TapDevice::open(&tap).expect("open");
+            assert!(dev.offloads());
+            let frame = arp_reply([10, 0, 0, 2], [10, 0, 0, 1]);
+            let bad = FrameMeta {
+                flags: mnet::link::device::VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                csum_start: 4000,
+                csum_offset: 16,
+                ..FrameMeta::PLAIN
+            };
+            assert_eq!(dev.transmit(&bad, &frame), Ok(()));
+            assert_eq!(dev.counters().tx_errors, 1, "{:?}", dev.counters());
+            assert_eq!(dev.transmit(&FrameMeta::PLAIN, &frame), Ok(()));
+            let c = dev.counters();
+            assert_eq!((c.tx_frames, c.tx_errors), (1, 1), "{c:?}");
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
+
     #[test]
     fn a_busy_tap_cannot_be_opened_twice() {
         if !require_root("a real tap", &["ip"]) {
