@@ -430,7 +430,13 @@ impl Connection {
             return None;
         }
         self.cwnd_limited = room < unsent;
-        let len = unsent.min(self.new_data_burst(room, mss)).min(usable);
+        let mut len = unsent.min(self.new_data_burst(room, mss)).min(usable);
+        // A super-segment cut short by the peer's window ends on a full
+        // piece while more data waits: its small tail would be the silly
+        // segment the rule below holds back.
+        if len > mss && len < unsent {
+            len -= len % mss;
+        }
         if len == 0 {
             return None;
         }
