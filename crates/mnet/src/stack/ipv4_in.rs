@@ -160,16 +160,16 @@ impl Stack {
     /// when it must be verified, `None` when the frame must be dropped.
     ///
     /// Only a device we told to offload (`rx_offload`) may send metadata.
-    /// virtio spec §5.1.6.4: "If VIRTIO_NET_HDR_F_NEEDS_CSUM bit in flags
-    /// is set, ... the packet checksum at offset csum_offset from
-    /// csum_start and any preceding checksums have been validated" — the
-    /// sender is the host itself (a TAP: the kernel; it leaves the
-    /// checksum partial because the data never crossed a wire), so the
-    /// frame is as good as validated; Linux treats such a receive
-    /// (CHECKSUM_PARTIAL) the same way. The offsets must still lie inside
-    /// the frame. "If VIRTIO_NET_HDR_F_DATA_VALID bit in flags is set,
-    /// the device validated the packet checksum". A coalesced (GRO)
-    /// TCP frame needs nothing more: its IP total length covers it whole.
+    /// The virtio spec (§5.1.6.4, "Processing of Incoming Packets", in
+    /// substance): with `NEEDS_CSUM` the device has validated the
+    /// checksums up to `csum_start + csum_offset` and left the transport
+    /// checksum holding the pseudo-header sum only; with `DATA_VALID` it
+    /// has validated the packet's checksum. Behind a TAP the sender is the
+    /// host kernel itself, which leaves the checksum partial because the
+    /// data never crossed a wire; Linux treats such a receive
+    /// (CHECKSUM_PARTIAL) as verified too. The offsets must still lie
+    /// inside the frame. A coalesced (GRO) TCP frame needs nothing more:
+    /// its IP total length covers it whole.
     pub(super) fn rx_offload_checksum_valid(&self, meta: &FrameMeta, frame_len: usize) -> Option<bool> {
         if *meta == FrameMeta::PLAIN {
             return Some(false);

@@ -59,8 +59,8 @@ struct WireLog {
     largest: usize,
 }
 
-/// Moves frames both ways until both stacks are quiet at `now`; each
-/// frame from A goes through `a_to_b` (pass it whole, or split it).
+/// Moves frames both ways until both stacks are quiet at `now`; A's
+/// frames reach B whole, or split in software when `split`.
 fn pump(a: &mut Stack, b: &mut Stack, now: Instant, split: bool, log: &mut WireLog) {
     for _ in 0..10_000 {
         let from_a = drain(a);
