@@ -164,7 +164,6 @@ impl TapDevice {
 
     /// [`TapDevice::open`] with explicit options.
     pub fn open_with(name: &str, options: TapOptions) -> io::Result<TapDevice> {
-        let mut req = ifreq_for(name)?;
         // TUNSETIFF creates the interface when the name is free; check first
         // so that attaching never configures the kernel side.
         if if_index(name)?.is_none() {
@@ -173,28 +172,33 @@ impl TapDevice {
                 format!("no interface {name:?}: create it first, e.g. `ip tuntap add dev {name} mode tap`"),
             ));
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/dev/net/tun")
-            .map_err(|e| io::Error::new(e.kind(), format!("/dev/net/tun: {e}")))?;
-        let flags = if options.offload {
-            TUN_FLAGS | libc::IFF_VNET_HDR
-        } else {
-            TUN_FLAGS
-        };
-        req.ifr_ifru.ifru_flags = flags as libc::c_short;
-        // SAFETY: TUNSETIFF reads and writes the `ifreq` we pass, which
-        // lives on our stack for the whole call; the fd is open.
-        cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) })
-            .map_err(|e| io::Error::new(e.kind(), format!("TUNSETIFF {name} (is it a tap, and free?): {e}")))?;
-        let offload = options.offload && enable_vnet_offloads(&file, name);
-        if !offload {
-            // peers.md gotcha 1: offloads persist on the tap; say exactly
-            // ours (none; with a header that stays, its fields are zero).
-            set_offloads(&file, 0).map_err(|e| io::Error::new(e.kind(), format!("TUNSETOFFLOAD {name}: {e}")))?;
+        let mut offload = false;
+        let mut attached = None;
+        if options.offload {
+            match attach(name, TUN_FLAGS | libc::IFF_VNET_HDR) {
+                Ok(file) if enable_vnet_offloads(&file, name) => {
+                    offload = true;
+                    attached = Some(file);
+                }
+                // Otherwise the header (of a size we could not set) would
+                // still frame every read and write: close, attach without.
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    log::warn!("tap {name}: no IFF_VNET_HDR ({e}); offloads off");
+                }
+                Err(e) => return Err(e),
+            }
         }
+        let file = match attached {
+            Some(file) => file,
+            None => {
+                let file = attach(name, TUN_FLAGS)?;
+                // peers.md gotcha 1: offloads persist on the tap; say
+                // exactly ours: none.
+                set_offloads(&file, 0).map_err(|e| io::Error::new(e.kind(), format!("TUNSETOFFLOAD {name}: {e}")))?;
+                file
+            }
+        };
         wait_until_running(name);
         let mtu = if_mtu(name)?;
         log::debug!(
@@ -264,6 +268,23 @@ impl TapDevice {
         let n = unsafe { libc::writev(self.file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
         if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
     }
+}
+
+/// Opens `/dev/net/tun` and attaches it to the tap `name` with `flags`.
+fn attach(name: &str, flags: libc::c_int) -> io::Result<File> {
+    let mut req = ifreq_for(name)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/dev/net/tun")
+        .map_err(|e| io::Error::new(e.kind(), format!("/dev/net/tun: {e}")))?;
+    req.ifr_ifru.ifru_flags = flags as libc::c_short;
+    // SAFETY: TUNSETIFF reads and writes the `ifreq` we pass, which lives
+    // on our stack for the whole call; the fd is open.
+    cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) })
+        .map_err(|e| io::Error::new(e.kind(), format!("TUNSETIFF {name} (is it a tap, and free?): {e}")))?;
+    Ok(file)
 }
 
 /// `TUNSETOFFLOAD`: exactly the `TUN_F_*` bits in `flags`.
