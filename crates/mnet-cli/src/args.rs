@@ -25,7 +25,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(68..))]
     pub mtu: Option<u16>,
     /// Open the tap without the virtio-net header: no checksum or
-    /// segmentation offload, one 1500-byte frame per system call.
+    /// segmentation offload, one MTU-sized frame per system call.
     #[arg(long = "no-offload", global = true)]
     pub no_offload: bool,
     /// Write every frame in and out to this pcap file.
