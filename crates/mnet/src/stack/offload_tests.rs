@@ -245,3 +245,38 @@ fn receive_checks_follow_the_metadata() {
     b.receive(now, &needs, &broken_ip);
     assert_eq!(b.stats().drops(Drop::Ipv4BadChecksum), 1);
 }
+
+/// RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every
+/// second full-sized segment or 2*RMSS bytes of new data": counted in
+/// bytes, a coalesced frame of 10 segments gets one ACK at once, and the
+/// same data in 10 plain frames gets one ACK per two.
+#[test]
+fn acks_follow_bytes_not_frames() {
+    let (mut b, meta, frame) = first_super_segment();
+    let now = Instant::from_millis(2);
+    drain(&mut b);
+    b.receive(now, &meta, &frame);
+    let acks = drain(&mut b);
+    assert_eq!(acks.len(), 1, "one ACK for the coalesced frame");
+    let ip = Ipv4Packet::new_checked(&frame[ethernet::HEADER_LEN..]).unwrap();
+    let data = TcpPacket::new_checked(ip.payload()).unwrap();
+    let ack_ip = Ipv4Packet::new_checked(&acks[0].1[ethernet::HEADER_LEN..]).unwrap();
+    let ack = TcpPacket::new_checked(ack_ip.payload()).unwrap();
+    assert_eq!(
+        ack.ack_number(),
+        data.seq_number() + data.payload().len(),
+        "it acknowledges all of it"
+    );
+
+    let (mut b, meta, frame) = first_super_segment();
+    drain(&mut b);
+    let mut pieces = Vec::new();
+    segment_tcp(&meta, &frame, &mut Vec::new(), &mut |p| pieces.push(p.to_vec())).unwrap();
+    assert_eq!(pieces.len(), 10, "the initial window");
+    let mut acks = 0;
+    for p in &pieces {
+        b.receive(now, &FrameMeta::PLAIN, p);
+        acks += drain(&mut b).len();
+    }
+    assert_eq!(acks, 5, "one ACK per two full-sized segments");
+}
