@@ -24,6 +24,10 @@ pub struct Cli {
     /// Override the interface MTU (smaller only).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(68..))]
     pub mtu: Option<u16>,
+    /// Open the tap without the virtio-net header: no checksum or
+    /// segmentation offload, one MTU-sized frame per system call.
+    #[arg(long = "no-offload", global = true)]
+    pub no_offload: bool,
     /// Write every frame in and out to this pcap file.
     #[arg(long, global = true, value_name = "FILE")]
     pub pcap: Option<PathBuf>,

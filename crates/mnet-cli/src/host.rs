@@ -15,7 +15,7 @@ use mnet::link::Device;
 use mnet::socket::Interface;
 use mnet::{Config, Instant, Net, Stack};
 use mnet_sim::PcapDevice;
-use mnet_tap::{HostPlatform, Signals, TapDevice, random_mac};
+use mnet_tap::{HostPlatform, Signals, TapDevice, TapOptions, random_mac};
 
 use crate::args::Cli;
 
@@ -91,7 +91,8 @@ where
         eprintln!("mnet: this command needs --tap NAME");
         return 2;
     };
-    let mut tap = match TapDevice::open(tap_name) {
+    let options = TapOptions { offload: !cli.no_offload };
+    let mut tap = match TapDevice::open_with(tap_name, options) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("mnet: cannot attach to tap '{tap_name}': {e}");
@@ -121,7 +122,11 @@ where
     }
     config.ipv4_gateway = cli.ipv4_gateway;
     let net = Net::new(Stack::new(config, platform.now()));
-    log::info!("attached to {tap_name} as {mac}, MTU {}", tap.mtu());
+    log::info!(
+        "attached to {tap_name} as {mac}, MTU {}, offloads {}",
+        tap.mtu(),
+        if tap.offloads() { "on" } else { "off" }
+    );
 
     let device: Box<dyn Device> = match &cli.pcap {
         None => Box::new(tap),

@@ -1,7 +1,7 @@
 //! The `mnet` command: every demo and tool a user runs.
 //!
 //! `mnet [--tap NAME] [--ipv4 CIDR] [--ipv4-gateway IP] [--mac MAC] [--mtu N]
-//! [--pcap FILE] [-v|-q] COMMAND`
+//! [--no-offload] [--pcap FILE] [-v|-q] COMMAND`
 
 mod args;
 mod demo;

@@ -14,8 +14,8 @@
 //! ..." and passes, unless `CI=true`. Needs the Debian packages iproute2,
 //! socat, nftables, coreutils (sha256sum, head), python3.
 //!
-//! `measure_tcp_throughput` (ignored) prints mnet's throughput over the tap
-//! next to Linux's over a veth: `cargo test --release -p mnet-cli --test
+//! `measure_tcp_throughput` (ignored) prints mnet's throughput over the tap,
+//! with offloads and with `--no-offload`, next to Linux's over a veth: `cargo test --release -p mnet-cli --test
 //! e2e_tcp -- --ignored --nocapture measure`.
 
 mod common;
@@ -465,6 +465,7 @@ fn measure_tcp_throughput() {
     net.linux_tcp_defaults();
     let sender = |host: &str, port: u16| format!("head -c {bytes} /dev/zero | socat -u -b 262144 STDIN TCP:{host}:{port}");
     let (mut to_mnet, mut from_mnet, mut from_mnet_src, mut veth_on, mut veth_off) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut to_mnet_plain, mut from_mnet_plain) = (vec![], vec![]);
     let veth = veth_peer(&net);
     let veth_plain = net_for_plain_veth(with_ethtool);
     for round in 0..rounds {
@@ -484,6 +485,28 @@ fn measure_tcp_throughput() {
         expect_clean_exit(&mut source, Duration::from_secs(60));
         from_mnet.push(receiver_rate(&out).expect("receiver line"));
         from_mnet_src.push(transfer_line(&source.stdout(), "sent").expect("source line").2);
+        // The same two transfers with --no-offload (one frame per segment).
+        let mut sink = net.spawn_tcp_server(&["--no-offload", "sink", "--port", "5105", "--limit", "1"]);
+        net.ns
+            .run_ok(&["bash", "-c", &sender(&net.mnet_ip(), 5105)], Duration::from_secs(600));
+        expect_clean_exit(&mut sink, Duration::from_secs(60));
+        to_mnet_plain.push(transfer_line(&sink.stdout(), "received").expect("sink line").2);
+        let mut source = net.spawn_tcp_server(&[
+            "--no-offload",
+            "source",
+            "--port",
+            "5106",
+            "--bytes",
+            &bytes.to_string(),
+            "--limit",
+            "1",
+        ]);
+        let out = net.ns.run_ok(
+            &[py, "-c", RATE_RECEIVER, "connect", &net.mnet_ip(), "5106"],
+            Duration::from_secs(600),
+        );
+        expect_clean_exit(&mut source, Duration::from_secs(60));
+        from_mnet_plain.push(receiver_rate(&out).expect("receiver line"));
         // Linux -> Linux over the veth (offloads on: 64 KiB segments).
         let host = format!("10.250.{}.2", net.b);
         veth_on.push(linux_rate(&veth, &net.ns, 5103, &sender(&host, 5103)));
@@ -491,10 +514,12 @@ fn measure_tcp_throughput() {
             veth_off.push(linux_rate(b, a, 5104, &sender(host, 5104)));
         }
         eprintln!(
-            "round {round}: Linux->mnet {:.0}, mnet->Linux {:.0} (source {:.0}), veth {:.0}{} Mbit/s",
+            "round {round}: Linux->mnet {:.0} (no offload {:.0}), mnet->Linux {:.0} (source {:.0}; no offload {:.0}), veth {:.0}{} Mbit/s",
             to_mnet[round],
+            to_mnet_plain[round],
             from_mnet[round],
             from_mnet_src[round],
+            from_mnet_plain[round],
             veth_on[round],
             veth_off
                 .get(round)
@@ -505,6 +530,8 @@ fn measure_tcp_throughput() {
     eprintln!("medians of {rounds} rounds, {bytes} bytes each, MTU 1500:");
     eprintln!("  Linux -> mnet (tap)        {:>8.0} Mbit/s", median(&mut to_mnet));
     eprintln!("  mnet -> Linux (tap)        {:>8.0} Mbit/s", median(&mut from_mnet));
+    eprintln!("  Linux -> mnet (tap, --no-offload) {:>8.0} Mbit/s", median(&mut to_mnet_plain));
+    eprintln!("  mnet -> Linux (tap, --no-offload) {:>8.0} Mbit/s", median(&mut from_mnet_plain));
     eprintln!("  Linux -> Linux (veth)      {:>8.0} Mbit/s", median(&mut veth_on));
     if !veth_off.is_empty() {
         eprintln!("  Linux -> Linux (veth, no offloads) {:>8.0} Mbit/s", median(&mut veth_off));

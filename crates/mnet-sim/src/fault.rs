@@ -191,36 +191,16 @@ pub(crate) fn corrupt_one_bit(frame: &mut [u8], rng: &mut SimRng) -> Option<(usi
 /// transmitted as all ones"; for TCP both forms are the same number).
 /// Returns false, leaving the frame alone, when the offsets do not fit.
 pub(crate) fn complete_partial_checksum(frame: &mut [u8], csum_start: usize, csum_offset: usize) -> bool {
-    let Some(field) = csum_start.checked_add(csum_offset) else {
+    let (Ok(csum_start), Ok(csum_offset)) = (u16::try_from(csum_start), u16::try_from(csum_offset)) else {
         return false;
     };
-    let Some(end) = field.checked_add(2) else {
-        return false;
+    let meta = mnet::link::FrameMeta {
+        flags: mnet::link::device::VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        csum_start,
+        csum_offset,
+        ..mnet::link::FrameMeta::PLAIN
     };
-    if end > frame.len() {
-        return false;
-    }
-    let Some(covered) = frame.get(csum_start..) else {
-        return false;
-    };
-    let mut sum: u64 = 0;
-    let mut words = covered.chunks_exact(2);
-    for word in &mut words {
-        sum += u64::from(u16::from_be_bytes([word[0], word[1]]));
-    }
-    if let [last] = words.remainder() {
-        sum += u64::from(u16::from_be_bytes([*last, 0]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    // `sum` fits in 16 bits after folding.
-    let checksum = match !(sum as u16) {
-        0 => 0xffff,
-        c => c,
-    };
-    frame[field..end].copy_from_slice(&checksum.to_be_bytes());
-    true
+    mnet::link::offload::complete_partial_checksum(&meta, frame).is_ok()
 }
 
 #[cfg(test)]

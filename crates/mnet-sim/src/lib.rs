@@ -13,9 +13,11 @@
 //! Every random decision comes from a seeded SplitMix64 ([`SimRng`]): the
 //! same seed and the same calls give the same run, frame for frame.
 //!
-//! Two middleware devices wrap any `Device`, simulated or real:
-//! [`PcapDevice`] writes a capture tcpdump and Wireshark read, and
-//! [`FaultDevice`] injects the link faults on a device that has none.
+//! Three middleware devices wrap any `Device`, simulated or real:
+//! [`PcapDevice`] writes a capture tcpdump and Wireshark read,
+//! [`FaultDevice`] injects the link faults on a device that has none, and
+//! [`SoftwareTso`] gives it segmentation and checksum offload, done in
+//! software (the engine's TSO path, in the simulator).
 //!
 //! Concurrency: [`Network`] and [`SimClock`] are `Send + Sync` handles
 //! (`Arc`); each `SimDevice` belongs to one driver. Errors: a simulated
@@ -56,6 +58,7 @@ mod fault_device;
 pub mod fuzz;
 mod link;
 mod network;
+mod offload_device;
 mod pcap;
 mod platform;
 mod pool;
@@ -67,6 +70,7 @@ pub use fault::{DEFAULT_REORDER_DELAY, ETHERNET_HEADER_LEN, FaultConfig, PARTS_P
 pub use fault_device::{DEFAULT_MAX_HELD, DirectionStats, FaultDevice, FaultStats};
 pub use link::{DEFAULT_LATENCY, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MTU, DEFAULT_QUEUE_FRAMES, LinkConfig, LinkId, LinkStats};
 pub use network::Network;
+pub use offload_device::{SOFTWARE_TSO_MAX, SoftwareTso, TsoStats};
 pub use pcap::{
     ClockFn, LINKTYPE_ETHERNET, PCAP_GLOBAL_HEADER_LEN, PCAP_MAGIC_MICROS, PCAP_RECORD_HEADER_LEN, PCAP_SNAPLEN, PcapDevice, PcapWriter,
 };

@@ -56,6 +56,6 @@ mod test_netns;
 
 pub use mac::{locally_administered_unicast, random_mac};
 pub use platform::{HostPlatform, HostWaker, Signals};
-pub use tap::{RX_BUFFER_LEN, TAP_MAX_BATCH, TapCounters, TapDevice};
+pub use tap::{RX_BUFFER_LEN, TAP_MAX_BATCH, TAP_MAX_GSO_SIZE, TapCounters, TapDevice, TapOptions};
 #[cfg(feature = "tokio")]
 pub use tokio_runner::Runner as TokioRunner;

@@ -10,6 +10,21 @@
 //! Without `IFF_VNET_HDR` the kernel hands over complete frames of at most
 //! MTU + 14 bytes with valid checksums, so every frame travels with
 //! [`FrameMeta::PLAIN`].
+//!
+//! With offloads ([`TapOptions::offload`], the default) we open the tap
+//! with `IFF_VNET_HDR`, set the header size to
+//! [`VIRTIO_NET_HDR_LEN`] (12 bytes: `struct virtio_net_hdr_v1`, the same
+//! layout as the legacy `virtio_net_hdr_mrg_rxbuf`; `num_buffers` unused)
+//! with `TUNSETVNETHDRSZ`, make its fields little-endian with
+//! `TUNSETVNETLE` (what virtio 1.0 devices use, so the unikernel's
+//! virtio-net shares the code) and enable `TUN_F_CSUM | TUN_F_TSO4 |
+//! TUN_F_TSO6 | TUN_F_TSO_ECN`. Every frame then starts with a header, in
+//! both directions: the kernel hands over TCP frames of up to 64 KiB
+//! with partial checksums (`NEEDS_CSUM`) and accepts the same from us, so
+//! one `read()`/`write()` moves up to 44 segments. UDP segmentation
+//! (`TUN_F_USO4/6`) is not enabled: the engine would have to split UDP
+//! super-frames into datagrams, and TCP is what it would speed up. A
+//! kernel that refuses any of it leaves us with a plain tap.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -17,7 +32,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
-use mnet::link::{Device, DeviceCapabilities, FrameMeta, TxError};
+use mnet::link::device::VIRTIO_NET_HDR_LEN;
+use mnet::link::{ChecksumCaps, Device, DeviceCapabilities, FrameMeta, TxError};
 
 use crate::sys::{cvt, if_flags, if_index, if_mtu, ifreq_for};
 
@@ -29,16 +45,31 @@ pub const RX_BUFFER_LEN: usize = 65_536 + 256;
 pub const TAP_MAX_BATCH: usize = 64;
 
 /// The `TUNSETIFF` flags: a TAP (Ethernet frames) without the 4-byte
-/// packet-information prefix.
-///
-/// Offloads go here: `IFF_VNET_HDR` (then `TUNSETVNETHDRSZ` 12, a
-/// virtio-net header before every frame in both directions, and
-/// [`TUN_OFFLOADS`] with `TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`).
+/// packet-information prefix; `IFF_VNET_HDR` is added for offloads.
 const TUN_FLAGS: libc::c_int = libc::IFF_TAP | libc::IFF_NO_PI;
 
-/// The `TUNSETOFFLOAD` argument: exactly the offloads we handle. None
-/// without a virtio-net header.
-const TUN_OFFLOADS: libc::c_uint = 0;
+/// The `TUNSETOFFLOAD` argument with a virtio-net header: exactly the
+/// offloads we handle (see the module documentation). Without a header
+/// it is 0.
+const TUN_OFFLOADS: libc::c_uint = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+
+/// The largest IP packet we hand the kernel as a super-segment: the IPv4
+/// total length field's limit (the tap's own `gso_max_size` is 64 KiB).
+pub const TAP_MAX_GSO_SIZE: usize = 65_535;
+
+/// What [`TapDevice::open_with`] asks of the tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapOptions {
+    /// Use the virtio-net header with checksum and segmentation offload
+    /// (if the kernel agrees). Off: one plain frame per system call.
+    pub offload: bool,
+}
+
+impl Default for TapOptions {
+    fn default() -> Self {
+        TapOptions { offload: true }
+    }
+}
 
 /// Frame and error counts of one tap (the engine counts protocol drops).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +88,10 @@ pub struct TapCounters {
     pub tx_full: u64,
     /// Writes that failed otherwise.
     pub tx_errors: u64,
+    /// Frames read that the kernel had coalesced (a `gso_type`).
+    pub rx_gso: u64,
+    /// Super-segments written for the kernel to split.
+    pub tx_gso: u64,
 }
 
 /// An open TAP interface.
@@ -64,6 +99,8 @@ pub struct TapDevice {
     file: File,
     name: String,
     mtu: usize,
+    /// Every frame has a virtio-net header and the kernel offloads.
+    offload: bool,
     rx_buf: Box<[u8]>,
     counters: TapCounters,
     /// An error episode is logged once; the flag clears on the next success.
@@ -77,6 +114,7 @@ impl std::fmt::Debug for TapDevice {
             .field("name", &self.name)
             .field("fd", &self.file.as_raw_fd())
             .field("mtu", &self.mtu)
+            .field("offload", &self.offload)
             .finish_non_exhaustive()
     }
 }
@@ -115,13 +153,17 @@ fn wait_until_running(name: &str) {
 
 impl TapDevice {
     /// Attaches to the existing TAP interface `name` in the calling thread's
-    /// network namespace.
+    /// network namespace, with offloads when the kernel has them.
     ///
     /// Fails with `NotFound` when no interface has that name (we never
     /// create one), and with the kernel's error when `name` is not a tap,
     /// another process holds it, or we lack CAP_NET_ADMIN.
     pub fn open(name: &str) -> io::Result<TapDevice> {
-        let mut req = ifreq_for(name)?;
+        TapDevice::open_with(name, TapOptions::default())
+    }
+
+    /// [`TapDevice::open`] with explicit options.
+    pub fn open_with(name: &str, options: TapOptions) -> io::Result<TapDevice> {
         // TUNSETIFF creates the interface when the name is free; check first
         // so that attaching never configures the kernel side.
         if if_index(name)?.is_none() {
@@ -130,29 +172,44 @@ impl TapDevice {
                 format!("no interface {name:?}: create it first, e.g. `ip tuntap add dev {name} mode tap`"),
             ));
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/dev/net/tun")
-            .map_err(|e| io::Error::new(e.kind(), format!("/dev/net/tun: {e}")))?;
-        req.ifr_ifru.ifru_flags = TUN_FLAGS as libc::c_short;
-        // SAFETY: TUNSETIFF reads and writes the `ifreq` we pass, which
-        // lives on our stack for the whole call; the fd is open.
-        cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) })
-            .map_err(|e| io::Error::new(e.kind(), format!("TUNSETIFF {name} (is it a tap, and free?): {e}")))?;
-        // peers.md gotcha 1: offloads persist on the tap; say exactly ours.
-        // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned
-        // long of TUN_F_* bits); no memory is passed.
-        cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, TUN_OFFLOADS as libc::c_ulong) })
-            .map_err(|e| io::Error::new(e.kind(), format!("TUNSETOFFLOAD {name}: {e}")))?;
+        let mut offload = false;
+        let mut attached = None;
+        if options.offload {
+            match attach(name, TUN_FLAGS | libc::IFF_VNET_HDR) {
+                Ok(file) if enable_vnet_offloads(&file, name) => {
+                    offload = true;
+                    attached = Some(file);
+                }
+                // Otherwise the header (of a size we could not set) would
+                // still frame every read and write: close, attach without.
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    log::warn!("tap {name}: no IFF_VNET_HDR ({e}); offloads off");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let file = match attached {
+            Some(file) => file,
+            None => {
+                let file = attach(name, TUN_FLAGS)?;
+                // peers.md gotcha 1: offloads persist on the tap; say
+                // exactly ours: none.
+                set_offloads(&file, 0).map_err(|e| io::Error::new(e.kind(), format!("TUNSETOFFLOAD {name}: {e}")))?;
+                file
+            }
+        };
         wait_until_running(name);
         let mtu = if_mtu(name)?;
-        log::debug!("attached to tap {name} (mtu {mtu}, no offloads)");
+        log::debug!(
+            "attached to tap {name} (mtu {mtu}, offloads {})",
+            if offload { "on" } else { "off" }
+        );
         Ok(TapDevice {
             file,
             name: name.to_owned(),
             mtu,
+            offload,
             rx_buf: vec![0u8; RX_BUFFER_LEN].into_boxed_slice(),
             counters: TapCounters::default(),
             rx_error_logged: false,
@@ -185,6 +242,85 @@ impl TapDevice {
     pub fn counters(&self) -> TapCounters {
         self.counters
     }
+
+    /// Whether frames carry a virtio-net header with checksum and
+    /// segmentation offload.
+    pub fn offloads(&self) -> bool {
+        self.offload
+    }
+
+    /// One `writev` of the virtio-net header and the frame.
+    fn write_with_header(&self, meta: &FrameMeta, frame: &[u8]) -> io::Result<usize> {
+        let hdr = meta.to_virtio_hdr();
+        let iov = [
+            libc::iovec {
+                iov_base: hdr.as_ptr() as *mut libc::c_void,
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_ptr() as *mut libc::c_void,
+                iov_len: frame.len(),
+            },
+        ];
+        // SAFETY: both iovecs point at live, initialised buffers (`hdr` on
+        // our stack, `frame` borrowed) of the given lengths for the whole
+        // call; writev only reads them. The fd is open.
+        let n = unsafe { libc::writev(self.file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+    }
+}
+
+/// Opens `/dev/net/tun` and attaches it to the tap `name` with `flags`.
+fn attach(name: &str, flags: libc::c_int) -> io::Result<File> {
+    let mut req = ifreq_for(name)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/dev/net/tun")
+        .map_err(|e| io::Error::new(e.kind(), format!("/dev/net/tun: {e}")))?;
+    req.ifr_ifru.ifru_flags = flags as libc::c_short;
+    // SAFETY: TUNSETIFF reads and writes the `ifreq` we pass, which lives
+    // on our stack for the whole call; the fd is open.
+    cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut libc::ifreq) })
+        .map_err(|e| io::Error::new(e.kind(), format!("TUNSETIFF {name} (is it a tap, and free?): {e}")))?;
+    Ok(file)
+}
+
+/// `TUNSETOFFLOAD`: exactly the `TUN_F_*` bits in `flags`.
+fn set_offloads(file: &File, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long
+    // of TUN_F_* bits); no memory is passed.
+    cvt(unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, flags as libc::c_ulong) }).map(drop)
+}
+
+/// After `TUNSETIFF` with `IFF_VNET_HDR`: the header size, its byte order
+/// and the offloads. `false` (logged) when the kernel refused one of them;
+/// the caller then turns offloads off.
+fn enable_vnet_offloads(file: &File, name: &str) -> bool {
+    let fd = file.as_raw_fd();
+    let hdr_len = VIRTIO_NET_HDR_LEN as libc::c_int;
+    // SAFETY: TUNSETVNETHDRSZ reads one c_int through the pointer, which
+    // points at `hdr_len` on our stack for the whole call.
+    if let Err(e) = cvt(unsafe { libc::ioctl(fd, libc::TUNSETVNETHDRSZ, &hdr_len as *const libc::c_int) }) {
+        log::warn!("tap {name}: TUNSETVNETHDRSZ {hdr_len}: {e}; offloads off");
+        return false;
+    }
+    let little_endian: libc::c_int = 1;
+    // SAFETY: TUNSETVNETLE reads one c_int through the pointer, which
+    // points at `little_endian` on our stack for the whole call.
+    if let Err(e) = cvt(unsafe { libc::ioctl(fd, libc::TUNSETVNETLE, &little_endian as *const libc::c_int) }) {
+        // A little-endian host uses little-endian headers anyway.
+        if cfg!(target_endian = "big") {
+            log::warn!("tap {name}: TUNSETVNETLE: {e}; offloads off");
+            return false;
+        }
+    }
+    if let Err(e) = set_offloads(file, TUN_OFFLOADS) {
+        log::warn!("tap {name}: TUNSETOFFLOAD {TUN_OFFLOADS:#x}: {e}; offloads off");
+        return false;
+    }
+    true
 }
 
 impl AsRawFd for TapDevice {
@@ -203,9 +339,12 @@ impl Device for TapDevice {
     fn capabilities(&self) -> DeviceCapabilities {
         DeviceCapabilities {
             mtu: self.mtu,
-            checksum: Default::default(),
-            max_gso_size: 0,
-            rx_coalesce: false,
+            checksum: ChecksumCaps {
+                tx_partial: self.offload,
+                rx_offload: self.offload,
+            },
+            max_gso_size: if self.offload { TAP_MAX_GSO_SIZE } else { 0 },
+            rx_coalesce: self.offload,
             max_batch: TAP_MAX_BATCH,
         }
     }
@@ -219,12 +358,24 @@ impl Device for TapDevice {
                 Ok(0) => break,
                 Ok(len) => {
                     self.rx_error_logged = false;
+                    let (meta, frame) = if !self.offload {
+                        (FrameMeta::PLAIN, self.rx_buf.get(..len))
+                    } else {
+                        match FrameMeta::from_virtio_hdr(&self.rx_buf[..len]) {
+                            Some(meta) => (meta, self.rx_buf.get(VIRTIO_NET_HDR_LEN..len)),
+                            None => (FrameMeta::PLAIN, None),
+                        }
+                    };
+                    let Some(frame) = frame else {
+                        // Shorter than the header we asked for.
+                        self.counters.rx_errors += 1;
+                        continue;
+                    };
                     self.counters.rx_frames += 1;
-                    self.counters.rx_bytes += len as u64;
+                    self.counters.rx_bytes += frame.len() as u64;
+                    self.counters.rx_gso += u64::from(meta.is_gso());
                     handed += 1;
-                    if let Some(frame) = self.rx_buf.get(..len) {
-                        sink(&FrameMeta::PLAIN, frame);
-                    }
+                    sink(&meta, frame);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -242,18 +393,24 @@ impl Device for TapDevice {
     }
 
     fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
-        if meta.gso_type != mnet::link::device::VIRTIO_NET_HDR_GSO_NONE || meta.needs_csum() {
+        if !self.offload && (meta.is_gso() || meta.needs_csum()) {
             // We announced no offloads; the engine must not ask for any.
             self.counters.tx_errors += 1;
             log::warn!("tap {}: frame with offload metadata {meta:?} refused", self.name);
             return Err(TxError::Failed);
         }
         loop {
-            match (&self.file).write(frame) {
+            let written = if self.offload {
+                self.write_with_header(meta, frame)
+            } else {
+                (&self.file).write(frame)
+            };
+            match written {
                 Ok(_) => {
                     self.tx_error_logged = false;
                     self.counters.tx_frames += 1;
                     self.counters.tx_bytes += frame.len() as u64;
+                    self.counters.tx_gso += u64::from(meta.is_gso());
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -265,7 +422,13 @@ impl Device for TapDevice {
                     self.counters.tx_errors += 1;
                     if !self.tx_error_logged {
                         self.tx_error_logged = true;
-                        log::warn!("tap {}: write of {} bytes failed: {e}", self.name, frame.len());
+                        log::warn!("tap {}: write of {} bytes ({meta:?}) failed: {e}", self.name, frame.len());
+                    }
+                    // The kernel refused this frame (bad metadata, too
+                    // big): it is dropped and counted, like a frame a NIC
+                    // rejects; retrying it would block the queue for good.
+                    if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EMSGSIZE)) {
+                        return Ok(());
                     }
                     return Err(TxError::Failed);
                 }
@@ -327,13 +490,14 @@ mod tests {
             && frame[34] == 8 // echo request
     }
 
-    /// Reads frames until `pred` matches one or `limit` passes.
+    /// Reads frames until `pred` matches one or `limit` passes. ARP and
+    /// ICMP frames carry no offload metadata, header or not.
     fn read_until(tap: &mut TapDevice, platform: &mut HostPlatform, limit: Duration, pred: &dyn Fn(&[u8]) -> bool) -> bool {
         let end = platform.now() + limit;
         while platform.now() < end {
             let mut found = false;
             tap.receive_batch(&mut |meta, frame| {
-                assert_eq!(*meta, FrameMeta::PLAIN);
+                assert!(!meta.is_gso() && !meta.needs_csum(), "{meta:?}");
                 found |= pred(frame);
             });
             if found {
@@ -349,6 +513,16 @@ mod tests {
     /// request the kernel sends to our MAC: read, write and read again.
     #[test]
     fn kernel_frames_round_trip_through_a_real_tap() {
+        round_trip(TapOptions { offload: false });
+    }
+
+    /// The same with the virtio-net header before every frame.
+    #[test]
+    fn kernel_frames_round_trip_with_the_virtio_header() {
+        round_trip(TapOptions { offload: true });
+    }
+
+    fn round_trip(options: TapOptions) {
         if !require_root("a real tap", &["ip", "ping"]) {
             return;
         }
@@ -366,11 +540,19 @@ mod tests {
         let ns_name = ns.name().to_owned();
         let worker = std::thread::spawn(move || {
             crate::test_netns::enter(&ns_name);
-            let mut dev = TapDevice::open(&tap).expect("open tap");
+            let mut dev = TapDevice::open_with(&tap, options).expect("open tap");
             assert_eq!(dev.mtu(), 1400, "MTU comes from the interface");
-            assert_eq!(dev.capabilities().mtu, 1400);
-            assert_eq!(dev.capabilities().max_batch, TAP_MAX_BATCH);
-            assert_eq!(dev.capabilities().max_gso_size, 0);
+            assert_eq!(dev.offloads(), options.offload, "this kernel has IFF_VNET_HDR and TSO");
+            let caps = dev.capabilities();
+            assert_eq!(caps.mtu, 1400);
+            assert_eq!(caps.max_batch, TAP_MAX_BATCH);
+            if options.offload {
+                assert_eq!(caps.max_gso_size, TAP_MAX_GSO_SIZE);
+                assert!(caps.checksum.tx_partial && caps.checksum.rx_offload && caps.rx_coalesce);
+            } else {
+                assert_eq!(caps.max_gso_size, 0);
+                assert_eq!(caps.checksum, ChecksumCaps::default());
+            }
             let mut platform = HostPlatform::new(dev.as_raw_fd()).expect("platform");
             let got_arp = read_until(&mut dev, &mut platform, Duration::from_secs(8), &|f| is_arp_request_for(f, our_ip));
             assert!(got_arp, "no ARP request from the kernel");
@@ -390,6 +572,40 @@ mod tests {
         if let Err(panic) = result {
             std::panic::resume_unwind(panic);
         }
+    }
+
+    /// With the header on, a frame whose metadata the kernel refuses (a
+    /// partial checksum outside the frame) is dropped and counted, not
+    /// reported as a dead link; a good frame after it goes through.
+    #[test]
+    fn a_frame_the_kernel_refuses_is_dropped_and_counted() {
+        if !require_root("a real tap", &["ip"]) {
+            return;
+        }
+        let ns = TestNetns::new("tapx");
+        let tap = ns.name().to_owned();
+        ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
+        ns.ip(&["link", "set", &tap, "up"]);
+        let ns_name = ns.name().to_owned();
+        std::thread::spawn(move || {
+            crate::test_netns::enter(&ns_name);
+            let mut dev = TapDevice::open(&tap).expect("open");
+            assert!(dev.offloads());
+            let frame = arp_reply([10, 0, 0, 2], [10, 0, 0, 1]);
+            let bad = FrameMeta {
+                flags: mnet::link::device::VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                csum_start: 4000,
+                csum_offset: 16,
+                ..FrameMeta::PLAIN
+            };
+            assert_eq!(dev.transmit(&bad, &frame), Ok(()));
+            assert_eq!(dev.counters().tx_errors, 1, "{:?}", dev.counters());
+            assert_eq!(dev.transmit(&FrameMeta::PLAIN, &frame), Ok(()));
+            let c = dev.counters();
+            assert_eq!((c.tx_frames, c.tx_errors), (1, 1), "{c:?}");
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
     }
 
     #[test]

@@ -30,8 +30,26 @@ pub const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 /// `VIRTIO_NET_HDR_GSO_ECN` (flag or-ed into `gso_type`).
 pub const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
+/// Size of the virtio-net header as mnet exchanges it: `struct
+/// virtio_net_hdr_v1` (virtio spec §5.1.6, "struct virtio_net_hdr"), which
+/// has the same 12-byte layout as the legacy `virtio_net_hdr_mrg_rxbuf`:
+/// `flags` u8, `gso_type` u8, then `hdr_len`, `gso_size`, `csum_start`,
+/// `csum_offset` and `num_buffers` as little-endian u16. A TAP is told this
+/// size with `TUNSETVNETHDRSZ` and little-endian fields with
+/// `TUNSETVNETLE`; `num_buffers` is written 0 and ignored on receive (we
+/// never merge receive buffers).
+pub const VIRTIO_NET_HDR_LEN: usize = 12;
+
 /// Per-frame offload metadata with virtio-net header semantics.
 /// The all-zero value means "a plain, complete frame".
+///
+/// virtio spec §5.1.6.2: "If the driver negotiated VIRTIO_NET_F_CSUM, it
+/// can skip checksumming the packet: flags has the
+/// VIRTIO_NET_HDR_F_NEEDS_CSUM set, csum_start is set to the offset within
+/// the packet to begin checksumming, and csum_offset indicates how many
+/// bytes after the csum_start the new (16 bit ones' complement) checksum
+/// is placed by the device." and "gso_size is the maximum size of each
+/// packet beyond that header".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FrameMeta {
     pub flags: u8,
@@ -62,6 +80,41 @@ impl FrameMeta {
     pub fn needs_csum(&self) -> bool {
         self.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
     }
+
+    /// A segmentation request (or a coalesced receive): `gso_type` is not
+    /// `VIRTIO_NET_HDR_GSO_NONE`.
+    pub fn is_gso(&self) -> bool {
+        self.gso_type & !VIRTIO_NET_HDR_GSO_ECN != VIRTIO_NET_HDR_GSO_NONE
+    }
+
+    /// Reads a [`VIRTIO_NET_HDR_LEN`]-byte header; `None` when `hdr` is
+    /// shorter. Fields are not checked here: the receive path checks
+    /// `csum_start`/`csum_offset` against the frame it describes.
+    pub fn from_virtio_hdr(hdr: &[u8]) -> Option<FrameMeta> {
+        let h: &[u8; VIRTIO_NET_HDR_LEN] = hdr.get(..VIRTIO_NET_HDR_LEN)?.try_into().ok()?;
+        let le = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+        Some(FrameMeta {
+            flags: h[0],
+            gso_type: h[1],
+            hdr_len: le(2),
+            gso_size: le(4),
+            csum_start: le(6),
+            csum_offset: le(8),
+        })
+    }
+
+    /// The [`VIRTIO_NET_HDR_LEN`]-byte header for this metadata
+    /// (`num_buffers` 0).
+    pub fn to_virtio_hdr(&self) -> [u8; VIRTIO_NET_HDR_LEN] {
+        let mut h = [0u8; VIRTIO_NET_HDR_LEN];
+        h[0] = self.flags;
+        h[1] = self.gso_type;
+        h[2..4].copy_from_slice(&self.hdr_len.to_le_bytes());
+        h[4..6].copy_from_slice(&self.gso_size.to_le_bytes());
+        h[6..8].copy_from_slice(&self.csum_start.to_le_bytes());
+        h[8..10].copy_from_slice(&self.csum_offset.to_le_bytes());
+        h
+    }
 }
 
 /// Which checksums a device computes or verifies for us.
@@ -81,8 +134,9 @@ pub struct DeviceCapabilities {
     /// The IP MTU of the link (Ethernet payload size), e.g. 1500.
     pub mtu: usize,
     pub checksum: ChecksumCaps,
-    /// The largest TCP segment (headers included) the device accepts with
-    /// gso metadata; 0 when it cannot segment.
+    /// The largest TCP segment (IP packet, headers included) the device
+    /// accepts with gso metadata; 0 when it cannot segment. Segmentation
+    /// needs `checksum.tx_partial` too.
     pub max_gso_size: usize,
     /// The device may deliver coalesced (GRO) frames larger than the MTU.
     pub rx_coalesce: bool,
@@ -154,5 +208,47 @@ impl<D: Device + ?Sized> Device for alloc::boxed::Box<D> {
     }
     fn flush(&mut self) {
         (**self).flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The header of a TCPv4 super-frame as a TAP with TSO hands it over:
+    // partial checksum at 34 + 16 (Ethernet + IPv4, then the TCP checksum
+    // field), gso_size 1448 (MSS 1460 less timestamps), hdr_len 66.
+    const KERNEL_TSO_HDR: [u8; 12] = [0x01, 0x01, 0x42, 0x00, 0xa8, 0x05, 0x22, 0x00, 0x10, 0x00, 0x00, 0x00];
+
+    #[test]
+    fn virtio_header_parses_and_emits_back() {
+        let meta = FrameMeta::from_virtio_hdr(&KERNEL_TSO_HDR).unwrap();
+        assert_eq!(
+            meta,
+            FrameMeta {
+                flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+                hdr_len: 66,
+                gso_size: 1448,
+                csum_start: 34,
+                csum_offset: 16,
+            }
+        );
+        assert!(meta.needs_csum() && !meta.checksum_valid() && meta.is_gso());
+        assert_eq!(meta.to_virtio_hdr(), KERNEL_TSO_HDR);
+        assert_eq!(FrameMeta::PLAIN.to_virtio_hdr(), [0; 12]);
+        assert_eq!(FrameMeta::from_virtio_hdr(&[0; 12]), Some(FrameMeta::PLAIN));
+        assert_eq!(FrameMeta::from_virtio_hdr(&KERNEL_TSO_HDR[..11]), None);
+        // num_buffers is ignored on receive.
+        let mut with_buffers = KERNEL_TSO_HDR;
+        with_buffers[10] = 1;
+        assert_eq!(FrameMeta::from_virtio_hdr(&with_buffers), Some(meta));
+        let valid = FrameMeta::from_virtio_hdr(&[2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        assert!(valid.checksum_valid() && !valid.needs_csum() && !valid.is_gso());
+        let ecn_only = FrameMeta {
+            gso_type: VIRTIO_NET_HDR_GSO_ECN,
+            ..FrameMeta::PLAIN
+        };
+        assert!(!ecn_only.is_gso());
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod device;
 pub mod neighbor;
+pub mod offload;
 
 pub use device::{ChecksumCaps, Device, DeviceCapabilities, FrameMeta, TxError};

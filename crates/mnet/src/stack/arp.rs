@@ -4,6 +4,7 @@
 use core::net::{IpAddr, Ipv4Addr};
 
 use super::{PendingPacket, Stack};
+use crate::link::FrameMeta;
 use crate::link::neighbor::{EnqueueOutcome, FillOutcome, NeighborAction};
 use crate::stats::Drop;
 use crate::time::{Duration, Instant};
@@ -92,7 +93,7 @@ impl Stack {
         match self.neighbors.fill(now, ip, mac, create) {
             FillOutcome::Resolved { packets } => {
                 for p in packets {
-                    self.emit_ipv4_frame(now, p.buf, mac);
+                    self.emit_ipv4_frame(now, p.buf, mac, p.meta);
                 }
             }
             FillOutcome::Created { evicted: Some(_) } => self.stats.record(Drop::ArpCacheFull),
@@ -198,17 +199,17 @@ impl Stack {
 
     /// Send `frame` (an IPv4 packet behind Ethernet headroom) towards
     /// `next_hop`, resolving its MAC first if needed.
-    pub(super) fn output_via(&mut self, now: Instant, next_hop: Ipv4Addr, broadcast: bool, frame: alloc::vec::Vec<u8>) {
+    pub(super) fn output_via(&mut self, now: Instant, next_hop: Ipv4Addr, broadcast: bool, frame: alloc::vec::Vec<u8>, meta: FrameMeta) {
         if broadcast {
-            self.emit_ipv4_frame(now, frame, EthernetAddress::BROADCAST);
+            self.emit_ipv4_frame(now, frame, EthernetAddress::BROADCAST, meta);
             return;
         }
         let ip = IpAddr::V4(next_hop);
         if let Some(mac) = self.neighbors.lookup(now, ip) {
-            self.emit_ipv4_frame(now, frame, mac);
+            self.emit_ipv4_frame(now, frame, mac, meta);
             return;
         }
-        match self.neighbors.enqueue(now, ip, PendingPacket { buf: frame }) {
+        match self.neighbors.enqueue(now, ip, PendingPacket { buf: frame, meta }) {
             EnqueueOutcome::SendRequest { evicted } => {
                 if evicted.is_some() {
                     self.stats.record(Drop::ArpCacheFull);
@@ -220,7 +221,7 @@ impl Stack {
                 self.stats.record(Drop::ArpPendingFull);
                 self.pool.give(p.buf);
             }
-            EnqueueOutcome::Resolved { lladdr, packet } => self.emit_ipv4_frame(now, packet.buf, lladdr),
+            EnqueueOutcome::Resolved { lladdr, packet } => self.emit_ipv4_frame(now, packet.buf, lladdr, packet.meta),
         }
     }
 }

@@ -6,6 +6,8 @@ use core::net::{IpAddr, SocketAddr};
 use super::Stack;
 use crate::error::Error;
 use crate::ip::reassembly::{FragError, FragKey};
+use crate::link::FrameMeta;
+use crate::link::device::{VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6};
 use crate::stats::Drop;
 use crate::time::Instant;
 use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpSeqNumber, UdpPacket, UdpRepr, WireError, quoted_ports};
@@ -40,7 +42,9 @@ impl Stack {
         // RFC 1122 §3.2.1.2: "A host MUST verify the IP header checksum on
         // every received datagram and silently discard every datagram that
         // has a bad checksum."
-        let repr = match Ipv4Repr::parse(&pkt, !csum_valid) {
+        // A device's DATA_VALID / NEEDS_CSUM speak of the transport
+        // checksum; the 20-byte header checksum is still ours to check.
+        let repr = match Ipv4Repr::parse(&pkt, true) {
             Ok(r) => r,
             Err(WireError::BadChecksum) => {
                 self.stats.record(Drop::Ipv4BadChecksum);
@@ -149,6 +153,44 @@ impl Stack {
                 }
             }
         }
+    }
+
+    /// What a received frame's offload metadata says about its transport
+    /// checksum: `Some(true)` when it needs no verification, `Some(false)`
+    /// when it must be verified, `None` when the frame must be dropped.
+    ///
+    /// Only a device we told to offload (`rx_offload`) may send metadata.
+    /// The virtio spec (§5.1.6.4, "Processing of Incoming Packets", in
+    /// substance): with `NEEDS_CSUM` the device has validated the
+    /// checksums up to `csum_start + csum_offset` and left the transport
+    /// checksum holding the pseudo-header sum only; with `DATA_VALID` it
+    /// has validated the packet's checksum. Behind a TAP the sender is the
+    /// host kernel itself, which leaves the checksum partial because the
+    /// data never crossed a wire; Linux treats such a receive
+    /// (CHECKSUM_PARTIAL) as verified too. The offsets must still lie
+    /// inside the frame. A coalesced (GRO) TCP frame needs nothing more:
+    /// its IP total length covers it whole.
+    pub(super) fn rx_offload_checksum_valid(&self, meta: &FrameMeta, frame_len: usize) -> Option<bool> {
+        if *meta == FrameMeta::PLAIN {
+            return Some(false);
+        }
+        if !self.caps.checksum.rx_offload {
+            // Partial checksums and super-frames only come from offloads
+            // we did not enable.
+            return (!meta.needs_csum() && !meta.is_gso()).then_some(meta.checksum_valid());
+        }
+        let tcp_gso = matches!(
+            meta.gso_type & !VIRTIO_NET_HDR_GSO_ECN,
+            VIRTIO_NET_HDR_GSO_NONE | VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_TCPV6
+        );
+        if !tcp_gso {
+            return None;
+        }
+        if meta.needs_csum() {
+            let at = usize::from(meta.csum_start) + usize::from(meta.csum_offset) + 2;
+            return (at <= frame_len).then_some(true);
+        }
+        Some(meta.checksum_valid())
     }
 
     /// RFC 768 / RFC 1122 §4.1.3: verify the checksum, find the socket,

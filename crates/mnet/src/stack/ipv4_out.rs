@@ -6,6 +6,8 @@ use core::net::{IpAddr, Ipv4Addr};
 
 use super::Stack;
 use crate::error::{Error, Result};
+use crate::link::FrameMeta;
+use crate::link::offload::complete_partial_checksum;
 use crate::stats::Drop;
 use crate::time::Instant;
 use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr, ethernet, ipv4};
@@ -32,6 +34,10 @@ pub(super) struct Ipv4Tx {
     /// Set DF (TCP does, for path-MTU discovery, RFC 1191).
     pub dont_frag: bool,
     pub dscp_ecn: u8,
+    /// Offload metadata for the device: set by a transport that left its
+    /// checksum partial or built a super-segment (only towards a device
+    /// that advertised it, never on loopback).
+    pub meta: FrameMeta,
 }
 
 impl Ipv4Tx {
@@ -45,6 +51,7 @@ impl Ipv4Tx {
             user: false,
             dont_frag: false,
             dscp_ecn: 0,
+            meta: FrameMeta::PLAIN,
         }
     }
 
@@ -126,6 +133,7 @@ impl Stack {
             user,
             dont_frag,
             dscp_ecn,
+            meta,
         } = tx;
         let next = self.route_ipv4(dst)?;
         let src = self.select_ipv4_source(src, dst, next)?;
@@ -184,14 +192,15 @@ impl Stack {
                 }
                 self.loopback.push_back(buf);
             }
-            NextHop::Link { hop, broadcast } => self.output_via(now, hop, broadcast, buf),
+            NextHop::Link { hop, broadcast } => self.output_via(now, hop, broadcast, buf, meta),
         }
         Ok(())
     }
 
     /// Put an Ethernet header on an IPv4 packet (behind headroom) and queue
-    /// it, fragmented to the path MTU when it is larger.
-    pub(super) fn emit_ipv4_frame(&mut self, now: Instant, mut frame: Vec<u8>, dst_mac: EthernetAddress) {
+    /// it, fragmented to the path MTU when it is larger. A super-segment
+    /// (`meta` asks for segmentation) goes whole: the device splits it.
+    pub(super) fn emit_ipv4_frame(&mut self, now: Instant, mut frame: Vec<u8>, dst_mac: EthernetAddress, meta: FrameMeta) {
         {
             let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
             eth.set_dst_addr(dst_mac);
@@ -208,8 +217,15 @@ impl Stack {
             }
         };
         let mtu = self.path_mtu(now, IpAddr::V4(dst));
-        if ip_len <= mtu {
-            self.push_frame(frame);
+        if ip_len <= mtu || (meta.is_gso() && ip_len <= self.caps.max_gso_size) {
+            self.push_frame_meta(frame, meta);
+            return;
+        }
+        // Fragments cannot carry a partial checksum: the device would see
+        // only the first piece of the transport segment. Complete it here.
+        if meta.is_gso() || complete_partial_checksum(&meta, &mut frame).is_err() {
+            self.stats.record(Drop::TxTooBig);
+            self.pool.give(frame);
             return;
         }
         self.fragment_and_push(frame, mtu);

@@ -24,6 +24,8 @@ mod arp;
 mod icmpv4;
 mod ipv4_in;
 mod ipv4_out;
+#[cfg(test)]
+mod offload_tests;
 mod sockets;
 mod tcp;
 #[cfg(test)]
@@ -63,6 +65,9 @@ struct TxFrame {
 /// `ethernet::HEADER_LEN` bytes of headroom for the Ethernet header.
 pub(crate) struct PendingPacket {
     buf: Vec<u8>,
+    /// Offload metadata for the device (a partial checksum, a TCP
+    /// super-segment), kept while the next hop resolves.
+    meta: FrameMeta,
 }
 
 /// A pending RFC 5227 announcement of one of our addresses.
@@ -307,15 +312,13 @@ impl Stack {
             self.stats.record(Drop::EthNotForUs);
             return;
         }
-        if meta.needs_csum() || meta.gso_type != 0 {
-            // Partial checksums and super-frames only come from offloads
-            // we did not enable.
+        let Some(csum_valid) = self.rx_offload_checksum_valid(meta, frame.len()) else {
             self.stats.record(Drop::EthBadOffload);
             return;
-        }
+        };
         match eth.ethertype() {
             EtherType::Arp => self.process_arp(now, eth.payload()),
-            EtherType::Ipv4 => self.process_ipv4(now, true, dst.is_broadcast(), eth.payload(), meta.checksum_valid()),
+            EtherType::Ipv4 => self.process_ipv4(now, true, dst.is_broadcast(), eth.payload(), csum_valid),
             EtherType::Ipv6 => self.stats.record(Drop::Ipv6Unsupported),
             EtherType::Unknown(_) => self.stats.record(Drop::EthUnknownType),
         }
@@ -386,15 +389,17 @@ impl Stack {
 
     /// Queue a complete frame for the device (counted drop when full).
     fn push_frame(&mut self, buf: Vec<u8>) {
+        self.push_frame_meta(buf, FrameMeta::PLAIN);
+    }
+
+    /// Queue a frame with its offload metadata (counted drop when full).
+    fn push_frame_meta(&mut self, buf: Vec<u8>, meta: FrameMeta) {
         if self.tx.len() >= self.limits.tx_queue_frames {
             self.stats.record(Drop::TxQueueFull);
             self.pool.give(buf);
             return;
         }
-        self.tx.push_back(TxFrame {
-            meta: FrameMeta::PLAIN,
-            buf,
-        });
+        self.tx.push_back(TxFrame { meta, buf });
     }
 
     /// Whether `n` more frames fit in the transmit queue.

@@ -16,6 +16,8 @@ use super::ipv4_out::Ipv4Tx;
 use crate::error::{Error, Result};
 use crate::hash::{self, HashMap};
 use crate::ip::rate_limit::TokenBucket;
+use crate::link::FrameMeta;
+use crate::link::device::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
 use crate::rand::Rng;
 use crate::slab::{Handle, Slab};
 use crate::stats::Drop;
@@ -24,7 +26,7 @@ use crate::tcp::syn_cookie::{check_cookie, make_cookie, syn_ack};
 use crate::tcp::{Connection, SegmentOutcome, State, TcpConfig, TimeWaitAction, TimeWaitRecord, TimerOutcome};
 use crate::time::Instant;
 use crate::udp::{EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN};
-use crate::wire::{IpProtocol, TcpFlags, TcpPacket, TcpRepr, TcpSeqNumber, WireError, ipv4, tcp};
+use crate::wire::{IpProtocol, TcpFlags, TcpPacket, TcpRepr, TcpSeqNumber, WireError, ethernet, ipv4, tcp};
 
 /// RFC 5961 §7: "An implementation SHOULD include a ... system-wide
 /// limit on the number of challenge ACKs" (Linux: 1000 per second).
@@ -165,6 +167,28 @@ impl TcpTable {
     }
 }
 
+/// The offload metadata of an IPv4 TCP segment whose checksum is left
+/// partial: virtio spec §5.1.6.2, "csum_start is set to the offset within
+/// the packet to begin checksumming, and csum_offset indicates how many
+/// bytes after the csum_start the new (16 bit ones' complement) checksum
+/// is placed"; a payload above `seg_size` also asks for segmentation
+/// ("gso_size is the maximum size of each packet beyond that header").
+fn tcp_offload_meta(repr: &TcpRepr<'_>, seg_size: usize, max_gso_size: usize) -> FrameMeta {
+    let l4_start = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+    let mut meta = FrameMeta {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        csum_start: l4_start as u16,
+        csum_offset: tcp::CHECKSUM_OFFSET as u16,
+        ..FrameMeta::PLAIN
+    };
+    if repr.payload.len() > seg_size && max_gso_size > 0 {
+        meta.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        meta.gso_size = u16::try_from(seg_size).unwrap_or(u16::MAX);
+        meta.hdr_len = (l4_start + repr.header_len()) as u16;
+    }
+    meta
+}
+
 /// Wake the readers when there is something to read (data, end of
 /// stream, an error), and the other waiters (connect, write, flush,
 /// close) on every change: their conditions are varied and cheap to
@@ -187,8 +211,37 @@ impl Stack {
         u16::try_from(mtu.saturating_sub(overhead)).unwrap_or(u16::MAX).max(64)
     }
 
+    /// The largest super-segment payload for a connection to `remote`:
+    /// the device's segmentation limit less the headers, or 0 when the
+    /// device cannot segment (or `remote` is ours: loopback gets plain
+    /// segments).
+    fn tcp_tso_max(&self, remote: IpAddr) -> usize {
+        let caps = &self.caps;
+        if caps.max_gso_size == 0 || !caps.checksum.tx_partial || !remote.is_ipv4() || self.has_address(&remote) || remote.is_loopback() {
+            return 0;
+        }
+        caps.max_gso_size
+            .min(super::ipv4_out::IPV4_MAX_DATAGRAM)
+            .saturating_sub(ipv4::HEADER_LEN + tcp::HEADER_LEN + crate::wire::tcp::MAX_OPTIONS_LEN)
+    }
+
     /// Send one TCP segment; `false` when the transmit queue is full.
     fn tcp_emit(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, ect: bool) -> bool {
+        self.tcp_emit_sized(now, local, remote, repr, ect, usize::MAX)
+    }
+
+    /// [`Stack::tcp_emit`] for a segment whose payload may exceed
+    /// `seg_size`, the connection's MSS: a super-segment for a device
+    /// with segmentation offload, split there into `seg_size` pieces.
+    fn tcp_emit_sized(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        repr: &TcpRepr<'_>,
+        ect: bool,
+        seg_size: usize,
+    ) -> bool {
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (local.ip(), remote.ip()) else {
             self.stats.record(Drop::Ipv6Unsupported);
             return true;
@@ -203,9 +256,19 @@ impl Stack {
         // where the path may really be smaller (Linux does the same).
         tx.dont_frag = !self.pmtu.is_clamped(now, IpAddr::V4(dst));
         tx.dscp_ecn = if ect { ECN_ECT0 } else { 0 };
+        // A device that completes checksums gets them partial (the payload
+        // is read once, by the copy); a super-segment asks it to split.
+        let partial = !to_self && self.caps.checksum.tx_partial;
+        if partial {
+            tx.meta = tcp_offload_meta(repr, seg_size, self.caps.max_gso_size);
+        }
         let sent = self.send_ipv4(now, tx, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
-            repr.emit(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
+            if partial {
+                repr.emit_partial(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
+            } else {
+                repr.emit(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
+            }
         });
         match sent {
             Ok(()) => self.stats.traffic.tcp_out += 1,
@@ -224,9 +287,11 @@ impl Stack {
         if mss < sock.conn.path_mss() {
             sock.conn.set_mss(mss);
         }
+        sock.conn.set_tso_max(self.tcp_tso_max(remote.ip()));
+        let seg_size = sock.conn.tso_segment_size();
         let mut refused = false;
         sock.conn.poll_transmit(now, &mut |repr, ect| {
-            let ok = self.tcp_emit(now, local, remote, repr, ect);
+            let ok = self.tcp_emit_sized(now, local, remote, repr, ect, seg_size);
             refused |= !ok;
             ok
         });

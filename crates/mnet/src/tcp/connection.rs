@@ -340,6 +340,10 @@ pub struct Connection {
     pub(super) clock: Instant,
     /// Room to make a payload that wraps the send ring contiguous.
     pub(super) scratch: Vec<u8>,
+    /// The largest payload of one new-data super-segment the device
+    /// splits for us (TCP segmentation offload); 0 without it. Set with
+    /// [`Connection::set_tso_max`].
+    pub(super) tso_max: usize,
 }
 
 /// A connection's configuration as its constructors take it: shared with
@@ -468,6 +472,7 @@ impl Connection {
             stats: Counters::default(),
             clock: now,
             scratch: Vec::new(),
+            tso_max: 0,
         }
     }
 

@@ -430,7 +430,13 @@ impl Connection {
             return None;
         }
         self.cwnd_limited = room < unsent;
-        let len = unsent.min(mss).min(usable);
+        let mut len = unsent.min(self.new_data_burst(room, mss)).min(usable);
+        // A super-segment cut short by the peer's window ends on a full
+        // piece while more data waits: its small tail would be the silly
+        // segment the rule below holds back.
+        if len > mss && len < unsent {
+            len -= len % mss;
+        }
         if len == 0 {
             return None;
         }
@@ -489,8 +495,13 @@ impl Connection {
         let mut payload_end = fin_off.map_or(end, |f| end.min(f));
         let mut fin = fin_off.is_some_and(|f| start <= f && f < end);
         // Every segment, retransmissions and probes included, must fit the
-        // path with the options it carries now (SACK blocks come and go).
-        let max = self.segment_payload_max() as u64;
+        // path with the options it carries now (SACK blocks come and go);
+        // new data may form a super-segment the device splits at that size.
+        let max = if retransmit {
+            self.segment_payload_max() as u64
+        } else {
+            self.new_data_burst(u64::MAX, self.segment_payload_max() as u64)
+        };
         let mut end = end;
         if payload_end.saturating_sub(start) > max {
             payload_end = start + max;
@@ -552,7 +563,9 @@ impl Connection {
             self.last_send = now;
             // RFC 8985 §7.2: the PTO restarts after new data is sent.
             self.tlp_at = None;
-            if len < self.segment_payload_max() {
+            // A super-segment's last piece may be the small one.
+            let max = self.segment_payload_max().max(1);
+            if len < max || !len.is_multiple_of(max) {
                 self.last_small_end = end;
             }
             if cwr {
@@ -570,6 +583,44 @@ impl Connection {
             self.rtx_at = Some(now + self.rtt.rto());
         }
         true
+    }
+
+    /// Tells the connection that its device splits TCP super-segments
+    /// (segmentation offload) of up to `max_payload` payload bytes; 0
+    /// turns it off (every segment is then at most one MSS, as without).
+    ///
+    /// What goes out as a super-segment is only new data: one `[start,
+    /// end)` range of send sequence space with the headers of its first
+    /// piece, which the device cuts into pieces of
+    /// [`Connection::tso_segment_size`] octets. Everything that tracks
+    /// sequence space (SND.NXT, the SACK scoreboard, RACK, the RTT probe)
+    /// is byte-based and sees exactly the octets that left; only the
+    /// segment count differs. Retransmissions, tail-loss probes and
+    /// rescue retransmissions are always built one MSS at a time, so
+    /// repair works at the granularity of the pieces on the wire, as
+    /// without offload.
+    pub fn set_tso_max(&mut self, max_payload: usize) {
+        self.tso_max = max_payload;
+    }
+
+    /// The payload per piece of a super-segment: the MSS this connection
+    /// uses now, options included (`gso_size` of the virtio-net header).
+    pub fn tso_segment_size(&self) -> usize {
+        self.segment_payload_max()
+    }
+
+    /// How much new data one segment may carry: one MSS, or with
+    /// segmentation offload as many whole MSS as the device takes and
+    /// `room` (the congestion window's) allows. A segment that must carry
+    /// CWR stays one MSS (the device would copy the flag to every piece
+    /// unless told `VIRTIO_NET_HDR_GSO_ECN`).
+    fn new_data_burst(&self, room: u64, mss: u64) -> u64 {
+        let mss = mss.max(1);
+        let tso = self.tso_max as u64;
+        if tso < 2 * mss || self.cwr_due {
+            return mss;
+        }
+        (tso / mss).min(room / mss).max(1) * mss
     }
 
     /// Arms the persist timer when queued data (or the FIN) waits for the

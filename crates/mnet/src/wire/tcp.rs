@@ -14,6 +14,9 @@ use super::{IpProtocol, WireError, WireResult};
 pub const HEADER_LEN: usize = 20;
 /// Room for options: the data offset is 4 bits of 32-bit words (60 bytes).
 pub const MAX_OPTIONS_LEN: usize = 40;
+/// Where the checksum field sits in the header (for a device that
+/// completes it: `csum_offset` of the virtio-net header).
+pub const CHECKSUM_OFFSET: usize = 16;
 /// Largest window scale shift count (RFC 7323 §2.3).
 pub const MAX_WINDOW_SCALE: u8 = 14;
 
@@ -720,6 +723,22 @@ impl<'a> TcpRepr<'a> {
     /// Options are laid out on 32-bit boundaries with NOPs, in the order
     /// MSS, SACK-permitted/timestamp, window scale, SACK blocks.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>, src: &IpAddr, dst: &IpAddr) {
+        let len = self.emit_unchecksummed(packet);
+        packet.fill_checksum_of(len, src, dst);
+    }
+
+    /// Like [`TcpRepr::emit`], but the checksum field gets only the
+    /// pseudo-header sum (not inverted), for a device that completes it
+    /// (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, virtio spec §5.1.6.2): the payload
+    /// is not read twice.
+    pub fn emit_partial<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>, src: &IpAddr, dst: &IpAddr) {
+        let len = self.emit_unchecksummed(packet);
+        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len as u32);
+        packet.set_checksum(checksum::fold(pseudo));
+    }
+
+    /// Everything but the checksum; returns the bytes written.
+    fn emit_unchecksummed<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>) -> usize {
         let TcpRepr {
             src_port,
             dst_port,
@@ -789,7 +808,7 @@ impl<'a> TcpRepr<'a> {
         }
 
         packet.payload_mut()[..payload.len()].copy_from_slice(payload);
-        packet.fill_checksum_of(header_len + payload.len(), src, dst);
+        header_len + payload.len()
     }
 }
 

@@ -8,6 +8,7 @@ mod loopback;
 mod loss;
 mod robust;
 mod rst;
+mod tso;
 
 use alloc::vec::Vec;
 use core::net::SocketAddr;
