@@ -1177,11 +1177,11 @@ mod tests {
         assert_eq!(c.get(n).unwrap().state, NeighborState::Reachable);
         assert_eq!(c.poll_at(), None);
         // An unsolicited NA with O=0 and another address: REACHABLE -> STALE, address kept.
-        c.update_nud(t2, n, Some(mac(3)), na(false, false));
+        let _ = c.update_nud(t2, n, Some(mac(3)), na(false, false));
         let v = c.get(n).unwrap();
         assert_eq!((v.state, v.lladdr), (NeighborState::Stale, Some(mac(2))));
         // With O=1 the address is replaced, still STALE.
-        c.update_nud(t2, n, Some(mac(3)), na(false, true));
+        let _ = c.update_nud(t2, n, Some(mac(3)), na(false, true));
         let v = c.get(n).unwrap();
         assert_eq!((v.state, v.lladdr), (NeighborState::Stale, Some(mac(3))));
         // An upper-layer confirmation makes it REACHABLE.
