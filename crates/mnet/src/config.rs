@@ -4,9 +4,10 @@
 //! [`Stack`](crate::stack::Stack) as well.
 
 use alloc::vec::Vec;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::ip::reassembly::ReassemblyConfig;
+use crate::ip::router_list::{MAX_DEFAULT_ROUTERS, MAX_DNS_SERVERS, MAX_ONLINK_PREFIXES, MAX_SEARCH_DOMAINS};
 use crate::link::neighbor::NeighborConfig;
 use crate::wire::{EthernetAddress, IpCidr};
 
@@ -45,6 +46,17 @@ pub struct Limits {
     pub tcp_time_wait: usize,
     /// Connections in SYN-RECEIVED per listener at most (beyond: SYN cookies).
     pub tcp_syn_backlog: usize,
+    /// IPv6 default routers learned from router advertisements.
+    pub ipv6_default_routers: usize,
+    /// IPv6 on-link prefixes learned from router advertisements.
+    pub ipv6_onlink_prefixes: usize,
+    /// DNS servers learned from RDNSS options.
+    pub ipv6_dns_servers: usize,
+    /// Search domains learned from DNSSL options.
+    pub ipv6_search_domains: usize,
+    /// Multicast groups an application may join (beyond the solicited-node
+    /// groups of our addresses).
+    pub ipv6_multicast_groups: usize,
 }
 
 impl Default for Limits {
@@ -64,6 +76,11 @@ impl Default for Limits {
             tcp_connections: 65536,
             tcp_time_wait: 65536,
             tcp_syn_backlog: 1024,
+            ipv6_default_routers: MAX_DEFAULT_ROUTERS,
+            ipv6_onlink_prefixes: MAX_ONLINK_PREFIXES,
+            ipv6_dns_servers: MAX_DNS_SERVERS,
+            ipv6_search_domains: MAX_SEARCH_DOMAINS,
+            ipv6_multicast_groups: 16,
         }
     }
 }
@@ -86,6 +103,50 @@ pub struct Config {
     pub limits: Limits,
     /// TCP behaviour and per-connection bounds.
     pub tcp: crate::tcp::TcpConfig,
+    /// IPv6: link-local address, SLAAC, router discovery.
+    pub ipv6: Ipv6Config,
+}
+
+/// How the link-local interface identifier (and SLAAC addresses) are formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ipv6Mode {
+    /// No IPv6 at all: frames are dropped, sends fail.
+    Disabled,
+    /// Modified EUI-64 from the MAC (RFC 4291 Appendix A).
+    Eui64,
+    /// Stable opaque identifiers (RFC 7217) keyed by this secret.
+    Opaque { secret: Vec<u8> },
+}
+
+/// RFC 4862 §5.1: "DupAddrDetectTransmits ... Default: 1".
+pub const DUP_ADDR_DETECT_TRANSMITS: u8 = 1;
+
+/// IPv6 behaviour.
+#[derive(Debug, Clone)]
+pub struct Ipv6Config {
+    pub mode: Ipv6Mode,
+    /// Form addresses from advertised prefixes (RFC 4862 §5.5.3).
+    pub slaac: bool,
+    /// Send router solicitations and act on advertisements.
+    pub router_discovery: bool,
+    /// A static default router (in addition to advertised ones).
+    pub gateway: Option<Ipv6Addr>,
+    /// Neighbour solicitations per DAD run; 0 disables DAD (RFC 4862 §5.1).
+    pub dup_addr_detect_transmits: u8,
+}
+
+impl Default for Ipv6Config {
+    /// IPv6 off: a stack built with [`Config::new`] speaks IPv4 only until
+    /// told otherwise.
+    fn default() -> Self {
+        Ipv6Config {
+            mode: Ipv6Mode::Disabled,
+            slaac: true,
+            router_discovery: true,
+            gateway: None,
+            dup_addr_detect_transmits: DUP_ADDR_DETECT_TRANSMITS,
+        }
+    }
 }
 
 impl Config {
@@ -100,6 +161,7 @@ impl Config {
             ttl: DEFAULT_TTL,
             limits: Limits::default(),
             tcp: crate::tcp::TcpConfig::default(),
+            ipv6: Ipv6Config::default(),
         }
     }
 

@@ -142,11 +142,14 @@ impl UdpTable {
 
     /// The socket a datagram to `dst:port` from `src` belongs to: an exact
     /// bind first, then the wildcard; a connected socket only accepts its peer.
+    /// A socket bound to `::` also receives IPv4 datagrams when no IPv4
+    /// socket has the port (dual stack, like Linux's bindv6only=0).
     pub fn lookup(&self, dst: &IpAddr, port: u16, src: &SocketAddr) -> Option<Handle> {
         let h = self
             .by_local
             .get(&(*dst, port))
-            .or_else(|| self.by_local.get(&(unspecified_like(dst), port)))?;
+            .or_else(|| self.by_local.get(&(unspecified_like(dst), port)))
+            .or_else(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)))?;
         let s = self.sockets.get(*h)?;
         match s.remote {
             Some(r) if r != *src => None,
@@ -159,6 +162,7 @@ impl UdpTable {
         self.by_local
             .get(&(local.ip(), local.port()))
             .or_else(|| self.by_local.get(&(unspecified_like(&local.ip()), local.port())))
+            .or_else(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), local.port())))
             .copied()
     }
 

@@ -303,6 +303,13 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
         &self.config
     }
 
+    /// Change the timers (RFC 4861 §6.3.4: routers advertise ReachableTime
+    /// and RetransTimer); running timers keep their deadlines.
+    pub fn set_timers(&mut self, reachable_time: Duration, retrans_timer: Duration) {
+        self.config.reachable_time = reachable_time;
+        self.config.retrans_timer = retrans_timer;
+    }
+
     /// Entries in the cache.
     pub fn len(&self) -> usize {
         self.map.len()
