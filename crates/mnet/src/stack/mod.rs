@@ -33,6 +33,8 @@ mod sockets;
 mod tcp;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipv6;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;

@@ -1,0 +1,347 @@
+//! IPv6 engine tests at the frame level: stacks wired back to back in
+//! virtual time (DAD, NDP, echo, fragmentation, TCP, SLAAC from a crafted
+//! router advertisement, DAD conflicts).
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use super::*;
+use crate::config::{Ipv6Config, Ipv6Mode};
+use crate::ip::ipv6_addr::{AddrOrigin, AddrState};
+use crate::link::FrameMeta;
+use crate::time::Duration;
+use crate::wire::icmpv6::Icmpv6Repr;
+use crate::wire::ndisc::{NdiscOption, NdiscOptions, NdiscRepr, PREFIX_FLAG_AUTONOMOUS, PREFIX_FLAG_ON_LINK, PrefixInfo, RouterAdvert};
+use crate::wire::{IpProtocol, Ipv6Packet, Ipv6Repr, ethernet, ipv6};
+
+const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xa]);
+const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xb]);
+const MAC_R: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x1]);
+
+fn a6(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn stack6(mac: EthernetAddress, addr: Option<&str>, seed: u8) -> Stack {
+    let mut c = Config::new(mac, [seed; 32]);
+    c.ipv6 = Ipv6Config {
+        mode: Ipv6Mode::Eui64,
+        ..Ipv6Config::default()
+    };
+    if let Some(a) = addr {
+        c = c.address(a.parse().unwrap());
+    }
+    Stack::new(c, Instant::ZERO)
+}
+
+fn drain(s: &mut Stack) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    s.transmit(&mut |_m: &FrameMeta, f: &[u8]| {
+        out.push(f.to_vec());
+        true
+    });
+    out
+}
+
+/// Run both stacks from `from` for `secs` seconds in 10 ms steps, moving
+/// frames between them; returns every frame each sent.
+fn run(a: &mut Stack, b: &mut Stack, from: Instant, secs: u64) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    let mut t = from;
+    let end = from + Duration::from_secs(secs);
+    while t <= end {
+        a.poll(t);
+        b.poll(t);
+        for _ in 0..100 {
+            let fa = drain(a);
+            let fb = drain(b);
+            if fa.is_empty() && fb.is_empty() {
+                break;
+            }
+            for f in &fa {
+                b.receive(t, &FrameMeta::PLAIN, f);
+            }
+            for f in &fb {
+                a.receive(t, &FrameMeta::PLAIN, f);
+            }
+            sa.extend(fa);
+            sb.extend(fb);
+        }
+        t += Duration::from_millis(10);
+    }
+    (sa, sb)
+}
+
+fn state(s: &Stack, addr: &str) -> Option<AddrState> {
+    s.ipv6_addresses().find(|e| e.addr == a6(addr)).map(|e| e.state)
+}
+
+fn ll(mac: EthernetAddress) -> Ipv6Addr {
+    crate::ip::ipv6_addr::with_iid(a6("fe80::"), crate::ip::ipv6_addr::eui64_iid(mac))
+}
+
+#[test]
+fn dad_then_echo_udp_fragments_and_tcp() {
+    let mut a = stack6(MAC_A, Some("fd00::a/64"), 1);
+    let mut b = stack6(MAC_B, Some("fd00::b/64"), 2);
+    assert_eq!(state(&a, "fd00::a"), Some(AddrState::Tentative));
+    // A tentative address cannot be used yet.
+    assert_eq!(a.udp_bind(SocketAddr::new(IpAddr::V6(a6("fd00::a")), 0)), Err(Error::AddressNotAvailable));
+    let (fa, _) = run(&mut a, &mut b, Instant::ZERO, 3);
+    // DAD: one NS from :: per address, to the solicited-node group.
+    let dad_probes = fa
+        .iter()
+        .filter(|f| {
+            let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).unwrap();
+            ip.src_addr().is_unspecified() && ip.next_header() == IpProtocol::Icmpv6 && ip.payload()[0] == 135
+        })
+        .count();
+    assert_eq!(dad_probes, 2);
+    assert_eq!(state(&a, "fd00::a"), Some(AddrState::Preferred));
+    assert_eq!(state(&b, "fd00::b"), Some(AddrState::Preferred));
+    assert_eq!(a.ipv6_addresses().find(|e| e.origin == AddrOrigin::LinkLocal).map(|e| e.addr), Some(ll(MAC_A)));
+
+    // Ping, global and link-local.
+    let t = Instant::from_secs(4);
+    let h = a.echo_open(Some(77)).unwrap();
+    a.echo_send(t, h, IpAddr::V6(a6("fd00::b")), 1, b"hello").unwrap();
+    a.echo_send(t, h, IpAddr::V6(ll(MAC_B)), 2, b"local").unwrap();
+    run(&mut a, &mut b, t, 1);
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    while let Ok(EchoEvent::Reply { from, seq_no, len }) = a.echo_recv(h, &mut buf) {
+        got.push((from, seq_no, buf[..len].to_vec()));
+    }
+    assert_eq!(
+        got,
+        [
+            (IpAddr::V6(a6("fd00::b")), 1, b"hello".to_vec()),
+            (IpAddr::V6(ll(MAC_B)), 2, b"local".to_vec())
+        ]
+    );
+    // The neighbour is known now (the solicited NA made it REACHABLE).
+    let n = a.ipv6_neighbors().find(|n| n.ip == IpAddr::V6(a6("fd00::b"))).unwrap();
+    assert_eq!(n.lladdr, Some(MAC_B));
+
+    // A 4000-byte UDP datagram is fragmented and reassembled.
+    let t = Instant::from_secs(6);
+    let ub = b.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
+    let ua = a.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).unwrap();
+    let data: Vec<u8> = (0..4000u32).map(|i| (i * 7) as u8).collect();
+    a.udp_send_to(t, ua, &data, Some(SocketAddr::new(IpAddr::V6(a6("fd00::b")), 9))).unwrap();
+    let (fa, _) = run(&mut a, &mut b, t, 1);
+    assert_eq!(fa.iter().filter(|f| f[ethernet::HEADER_LEN + 6] == 44).count(), 3);
+    let mut rbuf = vec![0u8; 5000];
+    let (n, from) = b.udp_recv_from(ub, &mut rbuf).unwrap();
+    assert_eq!(&rbuf[..n], &data[..]);
+    assert_eq!(from.ip(), IpAddr::V6(a6("fd00::a")));
+    assert_eq!(b.stats().traffic.ipv6_reassembled, 1);
+
+    // A closed port answers with an ICMPv6 port unreachable, which a
+    // connected socket sees as "connection refused".
+    let uc = a.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).unwrap();
+    a.udp_connect(uc, SocketAddr::new(IpAddr::V6(a6("fd00::b")), 10)).unwrap();
+    a.udp_send_to(t, uc, b"x", None).unwrap();
+    run(&mut a, &mut b, t + Duration::from_secs(1), 1);
+    assert_eq!(a.udp_recv_from(uc, &mut rbuf), Err(Error::ConnectionRefused));
+
+    // TCP over IPv6.
+    let t = Instant::from_secs(10);
+    let l = b.tcp_listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80), 4).unwrap();
+    let c = a.tcp_connect(t, SocketAddr::new(IpAddr::V6(a6("fd00::b")), 80)).unwrap();
+    run(&mut a, &mut b, t, 1);
+    assert!(a.tcp_is_connected(c).unwrap());
+    let (s, peer) = b.tcp_accept(l).unwrap();
+    assert_eq!(peer.ip(), IpAddr::V6(a6("fd00::a")));
+    let payload: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    let mut sent = 0;
+    let mut received = Vec::new();
+    let mut t = t + Duration::from_secs(1);
+    for _ in 0..200 {
+        if sent < payload.len() {
+            sent += a.tcp_send(t, c, &payload[sent..]).unwrap_or(0);
+        }
+        run(&mut a, &mut b, t, 0);
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = b.tcp_recv(t, s, &mut chunk) {
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&chunk[..n]);
+        }
+        if received.len() == payload.len() {
+            break;
+        }
+        t += Duration::from_millis(50);
+    }
+    assert_eq!(received, payload);
+    // Segments fill the IPv6 MSS (1500 - 40 - 20 = 1440 bytes of payload
+    // minus options): none of them is fragmented.
+    assert_eq!(a.stats().traffic.ipv6_frags_out, 3);
+}
+
+#[test]
+fn dad_detects_a_duplicate_and_a_probe_for_our_tentative_address() {
+    // B holds fd00::1 already; A configures it too: B's NA answers A's probe.
+    let mut b = stack6(MAC_B, Some("fd00::1/64"), 2);
+    let mut a = stack6(MAC_A, None, 1);
+    run(&mut a, &mut b, Instant::ZERO, 3);
+    assert_eq!(state(&b, "fd00::1"), Some(AddrState::Preferred));
+    let t = Instant::from_secs(4);
+    a.add_address(t, "fd00::1/64".parse().unwrap()).unwrap();
+    run(&mut a, &mut b, t, 3);
+    assert_eq!(state(&a, "fd00::1"), Some(AddrState::Duplicate));
+    assert_eq!(state(&b, "fd00::1"), Some(AddrState::Preferred));
+    assert!(!a.has_address(&IpAddr::V6(a6("fd00::1"))));
+    assert_eq!(a.stats().drops(Drop::NdpDadFailed), 1);
+
+    // Two nodes probing for the same tentative address at the same time:
+    // each sees the other's probe (RFC 4862 §5.4.3) and neither keeps it.
+    let t = Instant::from_secs(8);
+    a.add_address(t, "fd00::2/64".parse().unwrap()).unwrap();
+    b.add_address(t, "fd00::2/64".parse().unwrap()).unwrap();
+    run(&mut a, &mut b, t, 3);
+    assert_eq!(state(&a, "fd00::2"), Some(AddrState::Duplicate));
+    assert_eq!(state(&b, "fd00::2"), Some(AddrState::Duplicate));
+}
+
+/// Build a router advertisement frame from the router R.
+fn ra_frame(router_lifetime: u16, prefix: PrefixInfo, dns: Ipv6Addr) -> Vec<u8> {
+    let mut opts = vec![0u8; 128];
+    let mut n = 0;
+    let dns_bytes = dns.octets();
+    for o in [
+        NdiscOption::SourceLinkLayer(MAC_R),
+        NdiscOption::Mtu(1400),
+        NdiscOption::PrefixInfo(prefix),
+        NdiscOption::Rdnss {
+            lifetime: 600,
+            addresses: &dns_bytes,
+        },
+    ] {
+        n += o.emit(&mut opts[n..]);
+    }
+    let icmp = Icmpv6Repr::Ndisc(NdiscRepr::RouterAdvert(RouterAdvert {
+        hop_limit: 42,
+        flags: 0,
+        router_lifetime,
+        reachable_time: 0,
+        retrans_time: 0,
+        options: NdiscOptions::new_checked(&opts[..n]).unwrap(),
+    }));
+    let (src, dst) = (ll(MAC_R), a6("ff02::1"));
+    let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + icmp.buffer_len()];
+    EthernetRepr {
+        src_addr: MAC_R,
+        dst_addr: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+        ethertype: EtherType::Ipv6,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut f[..]));
+    Ipv6Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Icmpv6,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut Ipv6Packet::new_unchecked(&mut f[ethernet::HEADER_LEN..]));
+    icmp.emit(&mut f[ethernet::HEADER_LEN + ipv6::HEADER_LEN..], &src, &dst);
+    f
+}
+
+use crate::wire::EthernetRepr;
+
+#[test]
+fn router_advert_gives_slaac_router_mtu_dns_and_lifetimes() {
+    let mut a = stack6(MAC_A, None, 1);
+    let mut quiet = stack6(MAC_B, None, 2);
+    let (fa, _) = run(&mut a, &mut quiet, Instant::ZERO, 3);
+    // Router solicitations: from the link-local address, to all-routers.
+    let rs: Vec<_> = fa
+        .iter()
+        .filter_map(|f| Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).ok())
+        .filter(|p| p.next_header() == IpProtocol::Icmpv6 && p.payload()[0] == 133)
+        .map(|p| (p.src_addr(), p.dst_addr(), p.hop_limit()))
+        .collect();
+    assert_eq!(rs.first(), Some(&(ll(MAC_A), a6("ff02::2"), 255)));
+    assert!(!a.ipv6_status().router_advert_seen);
+
+    let t = Instant::from_secs(4);
+    let prefix = PrefixInfo {
+        prefix_len: 64,
+        flags: PREFIX_FLAG_ON_LINK | PREFIX_FLAG_AUTONOMOUS,
+        valid_lifetime: 100,
+        preferred_lifetime: 50,
+        prefix: a6("fd00:1::"),
+    };
+    a.receive(t, &FrameMeta::PLAIN, &ra_frame(1800, prefix, a6("fd00::53")));
+    assert!(a.ipv6_status().router_advert_seen);
+    let slaac = crate::ip::ipv6_addr::with_iid(a6("fd00:1::"), crate::ip::ipv6_addr::eui64_iid(MAC_A));
+    let st = |a: &Stack| a.ipv6_addresses().find(|e| e.addr == slaac).map(|e| e.state);
+    assert_eq!(st(&a), Some(AddrState::Tentative));
+    assert_eq!(a.ipv6_default_routers().map(|r| r.addr).collect::<Vec<_>>(), [ll(MAC_R)]);
+    assert_eq!(a.ipv6_dns_servers().collect::<Vec<_>>(), [a6("fd00::53")]);
+    assert_eq!(a.path_mtu(t, IpAddr::V6(a6("2001:db8::1"))), 1400);
+    run(&mut a, &mut quiet, t, 2);
+    assert_eq!(st(&a), Some(AddrState::Preferred));
+    // Routed through the router (its address came with the RA).
+    let t = Instant::from_secs(7);
+    let h = a.echo_open(None).unwrap();
+    a.echo_send(t, h, IpAddr::V6(a6("2001:db8::1")), 1, b"x").unwrap();
+    let out = drain(&mut a);
+    let f = out.last().unwrap();
+    assert_eq!(EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(), MAC_R);
+    let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).unwrap();
+    assert_eq!((ip.src_addr(), ip.hop_limit()), (slaac, 42));
+    // Preferred lifetime (50 s) -> deprecated; valid (100 s) -> gone.
+    a.poll(Instant::from_secs(4 + 50));
+    assert_eq!(st(&a), Some(AddrState::Deprecated));
+    // A new RA with a short valid lifetime: the two-hour rule keeps the
+    // remaining 50 s (<= 2 h) instead of 10 s.
+    let t = Instant::from_secs(55);
+    let short = PrefixInfo {
+        valid_lifetime: 10,
+        preferred_lifetime: 10,
+        ..prefix
+    };
+    a.receive(t, &FrameMeta::PLAIN, &ra_frame(1800, short, a6("fd00::53")));
+    a.poll(Instant::from_secs(70));
+    assert_eq!(st(&a), Some(AddrState::Deprecated));
+    a.poll(Instant::from_secs(104));
+    assert_eq!(st(&a), None);
+    assert!(!a.has_address(&IpAddr::V6(slaac)));
+    // Router lifetime zero removes the router.
+    a.receive(Instant::from_secs(105), &FrameMeta::PLAIN, &ra_frame(0, prefix, a6("fd00::53")));
+    assert_eq!(a.ipv6_default_routers().count(), 0);
+}
+
+#[test]
+fn hosts_ignore_router_solicitations_and_bad_hop_limits() {
+    let mut a = stack6(MAC_A, None, 1);
+    let mut b = stack6(MAC_B, None, 2);
+    let (fa, fb) = run(&mut a, &mut b, Instant::ZERO, 3);
+    // B's router solicitations reached A and got no answer: a host is not
+    // in the all-routers group, and sends no advertisement.
+    assert!(fb.iter().any(|f| f.len() > 54 && f[ethernet::HEADER_LEN + 40] == 133));
+    assert!(a.stats().drops(Drop::Ipv6NotForUs) >= 1);
+    assert!(!fa.iter().any(|f| f.len() > 54 && f[ethernet::HEADER_LEN + 40] == 134));
+    // An RA with hop limit 64 (could have been forwarded) is invalid.
+    let mut f = ra_frame(
+        1800,
+        PrefixInfo {
+            prefix_len: 64,
+            flags: PREFIX_FLAG_AUTONOMOUS,
+            valid_lifetime: 100,
+            preferred_lifetime: 50,
+            prefix: a6("fd00:1::"),
+        },
+        a6("fd00::53"),
+    );
+    f[ethernet::HEADER_LEN + 7] = 64;
+    a.receive(Instant::from_secs(4), &FrameMeta::PLAIN, &f);
+    assert_eq!(a.stats().drops(Drop::NdpInvalid), 1);
+    assert_eq!(a.ipv6_default_routers().count(), 0);
+}
