@@ -38,6 +38,21 @@ fn ipv6_config(cli: &Cli) -> mnet::config::Ipv6Config {
     }
 }
 
+/// Before a client talks IPv6: wait (at most `DAD_WAIT`) until duplicate
+/// address detection has finished, so that our addresses are usable.
+pub async fn wait_for_ipv6(net: &Net, dst: std::net::IpAddr) {
+    /// RFC 4862 §5.4: a random delay of up to 1 s, then one probe and 1 s
+    /// of waiting; with margin.
+    const DAD_WAIT: mnet::Duration = mnet::Duration::from_secs(4);
+    if !dst.is_ipv6() {
+        return;
+    }
+    let deadline = net.now() + DAD_WAIT;
+    while net.with(|s| s.ipv6_status().dad_pending) && net.now() < deadline {
+        net.sleep(mnet::Duration::from_millis(20)).await;
+    }
+}
+
 /// `mnet addresses [--wait S]`.
 pub fn addresses(cli: &Cli, wait: f64) -> u8 {
     run_on_tap(

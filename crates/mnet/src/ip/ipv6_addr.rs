@@ -336,16 +336,7 @@ pub fn with_iid(prefix: Ipv6Addr, iid: [u8; 8]) -> Ipv6Addr {
 /// those bits to the prefix FF02:0:0:0:0:1:FF00::/104".
 pub fn solicited_node(addr: Ipv6Addr) -> Ipv6Addr {
     let o = addr.octets();
-    Ipv6Addr::new(
-        0xff02,
-        0,
-        0,
-        0,
-        0,
-        1,
-        0xff00 | u16::from(o[13]),
-        u16::from_be_bytes([o[14], o[15]]),
-    )
+    Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(o[13]), u16::from_be_bytes([o[14], o[15]]))
 }
 
 /// RFC 2464 §7: "An IPv6 packet with a multicast destination address DST,
@@ -377,7 +368,10 @@ mod tests {
         // Linux forms fe80::5054:ff:fe12:3456 for this MAC.
         assert_eq!(with_iid(a("fe80::"), eui64_iid(mac)), a("fe80::5054:ff:fe12:3456"));
         assert_eq!(solicited_node(a("fe80::5054:ff:fe12:3456")), a("ff02::1:ff12:3456"));
-        assert_eq!(multicast_mac(a("ff02::1:ff12:3456")), EthernetAddress([0x33, 0x33, 0xff, 0x12, 0x34, 0x56]));
+        assert_eq!(
+            multicast_mac(a("ff02::1:ff12:3456")),
+            EthernetAddress([0x33, 0x33, 0xff, 0x12, 0x34, 0x56])
+        );
         // RFC 7217: stable for the same inputs, different per prefix,
         // counter and secret.
         let p1 = a("fd00:1::");
@@ -440,10 +434,12 @@ mod tests {
         assert_eq!(ev, [AddrEvent::Removed(g, 64)]);
         assert!(t.is_empty());
         // Bound and duplicates.
-        t.add(now, a("fe80::1"), 64, AddrOrigin::LinkLocal, Lifetimes::INFINITE, true).unwrap();
+        t.add(now, a("fe80::1"), 64, AddrOrigin::LinkLocal, Lifetimes::INFINITE, true)
+            .unwrap();
         assert!(t.dad_failed(a("fe80::1")));
         assert!(!t.is_usable(a("fe80::1")));
-        t.add(now, a("fd00::2"), 64, AddrOrigin::Static, Lifetimes::INFINITE, false).unwrap();
+        t.add(now, a("fd00::2"), 64, AddrOrigin::Static, Lifetimes::INFINITE, false)
+            .unwrap();
         assert_eq!(
             t.add(now, a("fd00::3"), 64, AddrOrigin::Static, Lifetimes::INFINITE, false),
             Err(Error::WouldExceedLimit)

@@ -85,7 +85,12 @@ impl RouterList {
                 if self.routers.len() >= self.capacity {
                     // Full: replace the least preferred router that expires
                     // first, if the newcomer is at least as good.
-                    let worst = self.routers.iter().enumerate().min_by_key(|(_, r)| (r.preference, r.expires)).map(|(i, _)| i);
+                    let worst = self
+                        .routers
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, r)| (r.preference, r.expires))
+                        .map(|(i, _)| i);
                     match worst {
                         Some(i) if self.routers[i].preference <= preference => {
                             self.routers.remove(i);

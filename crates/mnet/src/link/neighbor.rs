@@ -607,7 +607,11 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
             // §7.2.5: "If the advertisement's Solicited flag is set, the
             // state of the entry is set to REACHABLE; otherwise, it is set
             // to STALE." (§7.2.3 for solicitations: STALE.)
-            e.state = if how.advert && how.solicited { State::Reachable(l) } else { State::Stale(l) };
+            e.state = if how.advert && how.solicited {
+                State::Reachable(l)
+            } else {
+                State::Stale(l)
+            };
             e.confirmed = now;
             e.probes = 0;
             let packets: Vec<P> = core::mem::take(&mut e.pending).into();
@@ -1164,7 +1168,10 @@ mod tests {
             solicited,
             override_flag,
         };
-        assert_eq!(c.update_nud(t0, n, Some(mac(2)), na(true, true)), FillOutcome::Resolved { packets: vec![1] });
+        assert_eq!(
+            c.update_nud(t0, n, Some(mac(2)), na(true, true)),
+            FillOutcome::Resolved { packets: vec![1] }
+        );
         assert_eq!(c.get(n).unwrap().state, NeighborState::Reachable);
         // ReachableTime later the entry is stale: the next use moves it to DELAY.
         let t1 = t0 + Duration::from_secs(30);
@@ -1177,7 +1184,13 @@ mod tests {
         assert!(acts.is_empty());
         let t2 = t1 + DELAY_FIRST_PROBE_TIME;
         c.poll(t2, &mut |a| acts.push(a));
-        assert_eq!(acts, [NeighborAction::SendRequest { ip: n, unicast_to: Some(mac(2)) }]);
+        assert_eq!(
+            acts,
+            [NeighborAction::SendRequest {
+                ip: n,
+                unicast_to: Some(mac(2))
+            }]
+        );
         assert_eq!(c.get(n).unwrap().state, NeighborState::Probe);
         // A solicited NA makes it REACHABLE again.
         assert_eq!(c.update_nud(t2, n, None, na(true, false)), FillOutcome::Updated { changed: false });

@@ -201,7 +201,14 @@ impl Stack {
     }
 
     /// Build and send one ICMPv6 message. `hop_limit` `None`: the default.
-    pub(super) fn send_icmpv6(&mut self, now: Instant, src: Option<Ipv6Addr>, dst: Ipv6Addr, repr: &Icmpv6Repr, hop_limit: Option<u8>) -> bool {
+    pub(super) fn send_icmpv6(
+        &mut self,
+        now: Instant,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        repr: &Icmpv6Repr,
+        hop_limit: Option<u8>,
+    ) -> bool {
         let mut tx = Ipv6Tx::new(src, dst, IpProtocol::Icmpv6, repr.buffer_len());
         tx.hop_limit = hop_limit;
         let sent = self.send_ipv6(now, tx, |buf, src| repr.emit(buf, &src, &dst));
@@ -220,16 +227,18 @@ impl Stack {
         let r = &meta.repr;
         // "(e.1) An ICMPv6 error message. (e.2) An ICMPv6 Redirect message."
         let about_error = InvokingPacket::parse(packet).is_some_and(|p| {
-            p.protocol == IpProtocol::Icmpv6
-                && p.transport
-                    .first()
-                    .is_some_and(|&t| message::is_error(t) || t == message::REDIRECT)
+            p.protocol == IpProtocol::Icmpv6 && p.transport.first().is_some_and(|&t| message::is_error(t) || t == message::REDIRECT)
         });
         // "(e.3) An IPv6 packet destined to an IPv6 multicast address" ...
         // "(e.6) An IPv6 packet whose source address does not uniquely
         // identify a single node -- e.g., the IPv6 Unspecified Address, an
         // IPv6 multicast address".
-        if about_error || (meta.multicast && !multicast_ok) || r.src_addr.is_unspecified() || r.src_addr.is_multicast() || !meta.from_wire && r.src_addr.is_loopback() {
+        if about_error
+            || (meta.multicast && !multicast_ok)
+            || r.src_addr.is_unspecified()
+            || r.src_addr.is_multicast()
+            || !meta.from_wire && r.src_addr.is_loopback()
+        {
             self.stats.record(Drop::Icmpv6ErrorNotSent);
             return false;
         }

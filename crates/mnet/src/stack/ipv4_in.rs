@@ -223,7 +223,15 @@ impl Stack {
 
     /// The family-neutral part of [`Self::deliver_error_to_sender`]:
     /// `transport` is the quoted transport header (at least 8 bytes).
-    pub(super) fn deliver_error_parts(&mut self, from: IpAddr, protocol: IpProtocol, src: IpAddr, dst: IpAddr, transport: &[u8], error: Error) {
+    pub(super) fn deliver_error_parts(
+        &mut self,
+        from: IpAddr,
+        protocol: IpProtocol,
+        src: IpAddr,
+        dst: IpAddr,
+        transport: &[u8],
+        error: Error,
+    ) {
         let inv = QuotedTransport(transport);
         match protocol {
             IpProtocol::Udp => {

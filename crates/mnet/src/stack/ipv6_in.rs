@@ -81,9 +81,7 @@ impl Stack {
     /// address itself accepts nothing.
     fn ipv6_accepts(&self, dst: Ipv6Addr) -> bool {
         if dst.is_multicast() {
-            return dst == ALL_NODES
-                || self.ipv6.addrs.iter().any(|e| solicited_node(e.addr) == dst)
-                || self.ipv6.groups.contains(&dst);
+            return dst == ALL_NODES || self.ipv6.addrs.iter().any(|e| solicited_node(e.addr) == dst) || self.ipv6.groups.contains(&dst);
         }
         self.ipv6.addrs.is_usable(dst)
     }

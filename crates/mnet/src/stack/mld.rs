@@ -11,9 +11,9 @@ use super::ipv6_out::Ipv6Tx;
 use crate::error::{Error, Result};
 use crate::ip::ipv6_addr::{AddrOrigin, AddrState, solicited_node};
 use crate::time::{Duration, Instant, earliest};
+use crate::wire::IpProtocol;
 use crate::wire::icmpv6::Icmpv6Repr;
 use crate::wire::mld::{MldRecord, MldRepr, RECORD_LEN, record_type};
-use crate::wire::IpProtocol;
 
 /// RFC 3810 §9.1: "Robustness Variable ... Default: 2": an unsolicited
 /// report is sent this many times.

@@ -58,10 +58,7 @@ use crate::udp::UdpTable;
 use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpCidr};
 
 pub use arp::{ANNOUNCE_INTERVAL, ANNOUNCE_NUM, DEFEND_INTERVAL};
-pub use ndp::{
-    MAX_RTR_SOLICITATION_DELAY, MAX_RTR_SOLICITATION_INTERVAL, MAX_RTR_SOLICITATIONS, RTR_SOLICITATION_INTERVAL,
-    Ipv6Status,
-};
+pub use ndp::{Ipv6Status, MAX_RTR_SOLICITATION_DELAY, MAX_RTR_SOLICITATION_INTERVAL, MAX_RTR_SOLICITATIONS, RTR_SOLICITATION_INTERVAL};
 pub use sockets::{EchoEvent, TimerId};
 
 /// What TCP and UDP input need from the IP layer, either family.

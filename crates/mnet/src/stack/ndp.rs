@@ -19,7 +19,7 @@ use crate::ip::ipv6_addr::{
 };
 use crate::ip::route::Route;
 use crate::ip::router_list::{DefaultRouter, LearnedList, RouterList};
-use crate::link::neighbor::{FillOutcome, NeighborAction, NeighborCache, NeighborConfig, NudUpdate, DELAY_FIRST_PROBE_TIME};
+use crate::link::neighbor::{DELAY_FIRST_PROBE_TIME, FillOutcome, NeighborAction, NeighborCache, NeighborConfig, NudUpdate};
 use crate::rand::Rng;
 use crate::stats::Drop;
 use crate::time::{Duration, Instant, earliest};
@@ -285,7 +285,15 @@ impl Stack {
 
     /// Add an address as tentative and start DAD (RFC 4862 §5.4), or
     /// make it usable at once when DAD is off.
-    fn ipv6_add(&mut self, now: Instant, addr: Ipv6Addr, prefix_len: u8, origin: AddrOrigin, lifetimes: Lifetimes, dad_counter: u8) -> Result<()> {
+    fn ipv6_add(
+        &mut self,
+        now: Instant,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+        origin: AddrOrigin,
+        lifetimes: Lifetimes,
+        dad_counter: u8,
+    ) -> Result<()> {
         if self.addresses.len() >= self.limits.max_addresses {
             return Err(Error::WouldExceedLimit);
         }
@@ -327,7 +335,9 @@ impl Stack {
     /// and router discovery starts once the link-local address is usable.
     fn ipv6_address_ready(&mut self, now: Instant, addr: Ipv6Addr) {
         let Some(e) = self.ipv6.addrs.get(addr).copied() else { return };
-        let Some(cidr) = IpCidr::new(IpAddr::V6(addr), e.prefix_len) else { return };
+        let Some(cidr) = IpCidr::new(IpAddr::V6(addr), e.prefix_len) else {
+            return;
+        };
         if !self.addresses.contains(&cidr) {
             self.addresses.push(cidr);
         }
@@ -357,7 +367,12 @@ impl Stack {
     /// disabled." We stop using the address (and, for an opaque SLAAC
     /// address, try the next DAD_Counter, RFC 7217 §6).
     fn ipv6_dad_failed(&mut self, now: Instant, addr: Ipv6Addr) {
-        let run = self.ipv6.dad.iter().position(|d| d.addr == addr).map(|i| self.ipv6.dad.swap_remove(i));
+        let run = self
+            .ipv6
+            .dad
+            .iter()
+            .position(|d| d.addr == addr)
+            .map(|i| self.ipv6.dad.swap_remove(i));
         if !self.ipv6.addrs.dad_failed(addr) {
             return;
         }
@@ -688,7 +703,9 @@ impl Stack {
                 } => {
                     // RFC 4191 §3.1: routes of the Route Information option
                     // go to the routing table with their lifetime.
-                    let Some(cidr) = IpCidr::new(IpAddr::V6(prefix), prefix_len).map(|c| c.network()) else { continue };
+                    let Some(cidr) = IpCidr::new(IpAddr::V6(prefix), prefix_len).map(|c| c.network()) else {
+                        continue;
+                    };
                     if prefix_len == 0 {
                         continue;
                     }
@@ -731,7 +748,9 @@ impl Stack {
     /// RFC 4861 §6.3.4 (on-link) and RFC 4862 §5.5.3 (autonomous) for one
     /// Prefix Information option.
     fn process_prefix(&mut self, now: Instant, p: &PrefixInfo) {
-        let Some(cidr) = IpCidr::new(IpAddr::V6(p.prefix), p.prefix_len).map(|c| c.network()) else { return };
+        let Some(cidr) = IpCidr::new(IpAddr::V6(p.prefix), p.prefix_len).map(|c| c.network()) else {
+            return;
+        };
         // RFC 4861 §6.3.4: "If the prefix is the link-local prefix, silently
         // ignore the Prefix Information option." (RFC 4862 §5.5.3 (b) for
         // autoconfiguration.)
@@ -819,10 +838,16 @@ impl Stack {
             return;
         }
         // §8.3: "the host MUST update its destination cache" — a /128 route.
-        let Some(host) = IpCidr::new(IpAddr::V6(destination), 128) else { return };
+        let Some(host) = IpCidr::new(IpAddr::V6(destination), 128) else {
+            return;
+        };
         self.routes.remove_matching(|r| r.cidr == host);
         let via = (target != destination).then_some(IpAddr::V6(target));
-        let _ = self.routes.add(Route { cidr: host, via, metric: 0 });
+        let _ = self.routes.add(Route {
+            cidr: host,
+            via,
+            metric: 0,
+        });
         // "If the redirect contains a Target Link-Layer Address option, the
         // host either creates or updates the Neighbor Cache entry for the
         // target. In both cases, the cached link-layer address is copied

@@ -183,9 +183,13 @@ impl Stack {
         let ident = self.echo_ident(h)?;
         if let IpAddr::V6(dst) = dst {
             let repr = Icmpv6Repr::EchoRequest { ident, seq_no, data };
-            self.send_ipv6(now, Ipv6Tx::new(None, dst, IpProtocol::Icmpv6, repr.buffer_len()).user(), |buf, src| {
-                repr.emit(buf, &src, &dst);
-            })?;
+            self.send_ipv6(
+                now,
+                Ipv6Tx::new(None, dst, IpProtocol::Icmpv6, repr.buffer_len()).user(),
+                |buf, src| {
+                    repr.emit(buf, &src, &dst);
+                },
+            )?;
             self.stats.traffic.icmpv6_out += 1;
             self.drain_loopback(now);
             return Ok(());

@@ -87,7 +87,10 @@ fn dad_then_echo_udp_fragments_and_tcp() {
     let mut b = stack6(MAC_B, Some("fd00::b/64"), 2);
     assert_eq!(state(&a, "fd00::a"), Some(AddrState::Tentative));
     // A tentative address cannot be used yet.
-    assert_eq!(a.udp_bind(SocketAddr::new(IpAddr::V6(a6("fd00::a")), 0)), Err(Error::AddressNotAvailable));
+    assert_eq!(
+        a.udp_bind(SocketAddr::new(IpAddr::V6(a6("fd00::a")), 0)),
+        Err(Error::AddressNotAvailable)
+    );
     let (fa, _) = run(&mut a, &mut b, Instant::ZERO, 3);
     // DAD: one NS from :: per address, to the solicited-node group.
     let dad_probes = fa
@@ -100,7 +103,10 @@ fn dad_then_echo_udp_fragments_and_tcp() {
     assert_eq!(dad_probes, 2);
     assert_eq!(state(&a, "fd00::a"), Some(AddrState::Preferred));
     assert_eq!(state(&b, "fd00::b"), Some(AddrState::Preferred));
-    assert_eq!(a.ipv6_addresses().find(|e| e.origin == AddrOrigin::LinkLocal).map(|e| e.addr), Some(ll(MAC_A)));
+    assert_eq!(
+        a.ipv6_addresses().find(|e| e.origin == AddrOrigin::LinkLocal).map(|e| e.addr),
+        Some(ll(MAC_A))
+    );
 
     // Ping, global and link-local.
     let t = Instant::from_secs(4);
@@ -129,7 +135,8 @@ fn dad_then_echo_udp_fragments_and_tcp() {
     let ub = b.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
     let ua = a.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).unwrap();
     let data: Vec<u8> = (0..4000u32).map(|i| (i * 7) as u8).collect();
-    a.udp_send_to(t, ua, &data, Some(SocketAddr::new(IpAddr::V6(a6("fd00::b")), 9))).unwrap();
+    a.udp_send_to(t, ua, &data, Some(SocketAddr::new(IpAddr::V6(a6("fd00::b")), 9)))
+        .unwrap();
     let (fa, _) = run(&mut a, &mut b, t, 1);
     assert_eq!(fa.iter().filter(|f| f[ethernet::HEADER_LEN + 6] == 44).count(), 3);
     let mut rbuf = vec![0u8; 5000];

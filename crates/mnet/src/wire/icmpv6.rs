@@ -209,18 +209,39 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
 /// A parsed ICMPv6 message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Icmpv6Repr<'a> {
-    DstUnreachable { reason: Icmpv6DstUnreachable, invoking: &'a [u8] },
+    DstUnreachable {
+        reason: Icmpv6DstUnreachable,
+        invoking: &'a [u8],
+    },
     /// RFC 4443 §3.2: carries "The Maximum Transmission Unit of the
     /// next-hop link".
-    PacketTooBig { mtu: u32, invoking: &'a [u8] },
+    PacketTooBig {
+        mtu: u32,
+        invoking: &'a [u8],
+    },
     /// Code 0: hop limit exceeded in transit; 1: fragment reassembly time
     /// exceeded (RFC 4443 §3.3).
-    TimeExceeded { code: u8, invoking: &'a [u8] },
+    TimeExceeded {
+        code: u8,
+        invoking: &'a [u8],
+    },
     /// RFC 4443 §3.4: "Pointer: Identifies the octet offset within the
     /// invoking packet where the error was detected."
-    ParamProblem { code: u8, pointer: u32, invoking: &'a [u8] },
-    EchoRequest { ident: u16, seq_no: u16, data: &'a [u8] },
-    EchoReply { ident: u16, seq_no: u16, data: &'a [u8] },
+    ParamProblem {
+        code: u8,
+        pointer: u32,
+        invoking: &'a [u8],
+    },
+    EchoRequest {
+        ident: u16,
+        seq_no: u16,
+        data: &'a [u8],
+    },
+    EchoReply {
+        ident: u16,
+        seq_no: u16,
+        data: &'a [u8],
+    },
     Ndisc(NdiscRepr<'a>),
     Mld(MldRepr<'a>),
 }
@@ -264,11 +285,9 @@ impl<'a> Icmpv6Repr<'a> {
                 seq_no: packet.echo_seq_no(),
                 data,
             },
-            message::ROUTER_SOLICIT
-            | message::ROUTER_ADVERT
-            | message::NEIGHBOR_SOLICIT
-            | message::NEIGHBOR_ADVERT
-            | message::REDIRECT => Icmpv6Repr::Ndisc(NdiscRepr::parse(packet.buffer.as_ref())?),
+            message::ROUTER_SOLICIT | message::ROUTER_ADVERT | message::NEIGHBOR_SOLICIT | message::NEIGHBOR_ADVERT | message::REDIRECT => {
+                Icmpv6Repr::Ndisc(NdiscRepr::parse(packet.buffer.as_ref())?)
+            }
             message::MLD_QUERY | message::MLDV2_REPORT => Icmpv6Repr::Mld(MldRepr::parse(packet.buffer.as_ref())?),
             _ => return Err(WireError::Unsupported),
         })
@@ -389,7 +408,10 @@ mod tests {
                 reason: Icmpv6DstUnreachable::PortUnreachable,
                 invoking: &invoking,
             },
-            Icmpv6Repr::TimeExceeded { code: 1, invoking: &invoking },
+            Icmpv6Repr::TimeExceeded {
+                code: 1,
+                invoking: &invoking,
+            },
             Icmpv6Repr::ParamProblem {
                 code: param_problem::UNRECOGNIZED_NEXT_HEADER,
                 pointer: 6,

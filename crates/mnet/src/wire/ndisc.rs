@@ -106,10 +106,19 @@ pub enum NdiscOption<'a> {
     },
     /// RFC 8106 §5.1: `addresses` is a multiple of 16 bytes (see
     /// [`rdnss_addresses`]).
-    Rdnss { lifetime: u32, addresses: &'a [u8] },
+    Rdnss {
+        lifetime: u32,
+        addresses: &'a [u8],
+    },
     /// RFC 8106 §5.2: domain names in DNS wire encoding, zero-padded.
-    Dnssl { lifetime: u32, domains: &'a [u8] },
-    Unknown { kind: u8, data: &'a [u8] },
+    Dnssl {
+        lifetime: u32,
+        domains: &'a [u8],
+    },
+    Unknown {
+        kind: u8,
+        data: &'a [u8],
+    },
 }
 
 /// The addresses of an RDNSS option.
