@@ -112,7 +112,7 @@ fn parse_ipv6_mode(s: &str) -> Result<Ipv6Arg, String> {
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let bad = || format!("'{s}' is not a hex string like 00112233445566778899aabbccddeeff");
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..s.len())

@@ -62,7 +62,8 @@ impl Stack {
             self.stats.record(Drop::Ipv6BadSource);
             return;
         }
-        if !self.ipv6_accepts(dst) && !(!from_wire && dst.is_loopback()) {
+        let looped_to_self = !from_wire && dst.is_loopback();
+        if !self.ipv6_accepts(dst) && !looped_to_self {
             self.stats.record(Drop::Ipv6NotForUs);
             return;
         }

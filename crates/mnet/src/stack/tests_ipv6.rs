@@ -215,7 +215,7 @@ fn dad_detects_a_duplicate_and_a_probe_for_our_tentative_address() {
 
 /// Build a router advertisement frame from the router R.
 fn ra_frame(router_lifetime: u16, prefix: PrefixInfo, dns: Ipv6Addr) -> Vec<u8> {
-    let mut opts = vec![0u8; 128];
+    let mut opts = [0u8; 128];
     let mut n = 0;
     let dns_bytes = dns.octets();
     for o in [

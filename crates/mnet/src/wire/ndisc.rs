@@ -179,7 +179,7 @@ impl<'a> NdiscOption<'a> {
             option_type::RDNSS => {
                 // RFC 8106 §5.1: "The minimum value is 3 if one IPv6 address
                 // is contained in the option."
-                if b.len() < 24 || (b.len() - 8) % 16 != 0 {
+                if b.len() < 24 || !(b.len() - 8).is_multiple_of(16) {
                     return Err(WireError::Malformed);
                 }
                 NdiscOption::Rdnss {
