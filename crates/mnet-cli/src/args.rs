@@ -25,7 +25,7 @@ pub struct Cli {
     pub ipv6: Ipv6Arg,
     /// The secret for `--ipv6 opaque` (hex; random per run when absent).
     #[arg(long = "ipv6-secret", global = true, value_name = "HEX", value_parser = parse_hex)]
-    pub ipv6_secret: Option<Vec<u8>>,
+    pub ipv6_secret: Option<HexBytes>,
     /// Do not form addresses from advertised prefixes.
     #[arg(long = "no-slaac", global = true)]
     pub no_slaac: bool,
@@ -110,7 +110,11 @@ fn parse_ipv6_mode(s: &str) -> Result<Ipv6Arg, String> {
     }
 }
 
-fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+/// Bytes given in hex on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+fn parse_hex(s: &str) -> Result<HexBytes, String> {
     let bad = || format!("'{s}' is not a hex string like 00112233445566778899aabbccddeeff");
     if s.is_empty() || !s.len().is_multiple_of(2) {
         return Err(bad());
@@ -118,7 +122,8 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     (0..s.len())
         .step_by(2)
         .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(bad))
-        .collect()
+        .collect::<Result<Vec<u8>, String>>()
+        .map(HexBytes)
 }
 
 /// `--port P [--limit N]`: the flags every TCP server shares.
@@ -258,7 +263,7 @@ mod tests {
             c => panic!("{c:?}"),
         }
         let cli = Cli::try_parse_from(["mnet", "--ipv6", "opaque", "--ipv6-secret", "00ff", "addresses", "--wait", "10"]).unwrap();
-        assert_eq!((cli.ipv6, cli.ipv6_secret), (Ipv6Arg::Opaque, Some(vec![0, 255])));
+        assert_eq!((cli.ipv6, cli.ipv6_secret), (Ipv6Arg::Opaque, Some(HexBytes(vec![0, 255]))));
         assert!(matches!(cli.command, Command::Addresses { wait } if wait == 10.0));
         assert_eq!(Cli::try_parse_from(["mnet", "addresses"]).unwrap().ipv6, Ipv6Arg::Eui64);
         assert!(Cli::try_parse_from(["mnet", "--ipv6", "10.0.0.1/24", "addresses"]).is_err());

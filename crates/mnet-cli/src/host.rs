@@ -27,7 +27,7 @@ fn ipv6_config(cli: &Cli) -> mnet::config::Ipv6Config {
         Ipv6Arg::None => Ipv6Mode::Disabled,
         Ipv6Arg::Eui64 | Ipv6Arg::Static(_) => Ipv6Mode::Eui64,
         Ipv6Arg::Opaque => Ipv6Mode::Opaque {
-            secret: cli.ipv6_secret.clone().unwrap_or_else(|| random_seed().to_vec()),
+            secret: cli.ipv6_secret.clone().map_or_else(|| random_seed().to_vec(), |h| h.0),
         },
     };
     Ipv6Config {
