@@ -388,7 +388,7 @@ fn tempdir(tag: &str) -> String {
 }
 
 /// Path MTU discovery through a router: the tap's namespace routes to a
-/// second namespace whose route has an MTU of 1280; mnet's full-size TCP
+/// second namespace over a link with an MTU of 1280; mnet's full-size TCP
 /// segments get a Packet Too Big from the Linux router, the path MTU drops
 /// and the 8 MiB echo transfer completes (SHA-256 checked).
 #[test]
@@ -410,11 +410,25 @@ fn packet_too_big_through_a_router() {
     v.ns().ip(&["link", "set", "vr", "up"]);
     far.ip(&["link", "set", "vh", "up"]);
     far.ip(&["link", "set", "lo", "up"]);
-    // The far link carries 1500-byte frames, but the router's route to it
-    // allows 1280: it forwards nothing larger and answers Packet Too Big.
-    v.ns()
-        .ip(&["-6", "route", "replace", &format!("{far_prefix}/64"), "dev", "vr", "mtu", "1280"]);
-    far.ip(&["-6", "route", "add", "default", "via", &router_far, "dev", "vh"]);
+    // The router's side of the far link has an MTU of 1280; the far host's
+    // side 1500, and it advertises an MSS of 1440 (sending at most 1280
+    // itself): mnet's full-size segments reach the router, which cannot
+    // forward them and answers Packet Too Big.
+    v.ns().ip(&["link", "set", "vr", "mtu", "1280"]);
+    far.ip(&[
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        &router_far,
+        "dev",
+        "vh",
+        "mtu",
+        "1280",
+        "advmss",
+        "1440",
+    ]);
     let _ = (&r, &h);
     let server = far.spawn_captured(&["socat", &format!("TCP6-LISTEN:7,bind=[{host_far}],reuseaddr,fork"), "EXEC:cat"]);
     assert!(

@@ -352,3 +352,239 @@ fn hosts_ignore_router_solicitations_and_bad_hop_limits() {
     assert_eq!(a.stats().drops(Drop::NdpInvalid), 1);
     assert_eq!(a.ipv6_default_routers().count(), 0);
 }
+
+// ---- input rules, driven with crafted frames --------------------------------
+
+const PEER: &str = "fd00::b";
+const US: &str = "fd00::a";
+
+/// A stack with fd00::a/64 usable at once (DAD off) that already knows
+/// fd00::b's MAC (from a solicitation), and the frames it sent so far
+/// drained.
+fn ready() -> Stack {
+    let mut c = Config::new(MAC_A, [1; 32]).address("fd00::a/64".parse().unwrap());
+    c.ipv6 = Ipv6Config {
+        mode: Ipv6Mode::Eui64,
+        dup_addr_detect_transmits: 0,
+        router_discovery: false,
+        ..Ipv6Config::default()
+    };
+    let mut s = Stack::new(c, Instant::ZERO);
+    s.poll(Instant::ZERO);
+    let mut opts = [0u8; 8];
+    let n = NdiscOption::SourceLinkLayer(MAC_B).emit(&mut opts);
+    let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+        target: a6(US),
+        options: NdiscOptions::new_checked(&opts[..n]).unwrap(),
+    });
+    let mut body = vec![0u8; ns.buffer_len()];
+    ns.emit(&mut body, &a6(PEER), &a6("ff02::1:ff00:a"));
+    let f = frame(a6(PEER), a6("ff02::1:ff00:a"), IpProtocol::Icmpv6, 255, &body);
+    s.receive(Instant::ZERO, &FrameMeta::PLAIN, &f);
+    drain(&mut s);
+    s
+}
+
+fn frame(src: Ipv6Addr, dst: Ipv6Addr, next: IpProtocol, hop_limit: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + payload.len()];
+    let dst_mac = if dst.is_multicast() {
+        crate::ip::ipv6_addr::multicast_mac(dst)
+    } else {
+        MAC_A
+    };
+    EthernetRepr {
+        src_addr: MAC_B,
+        dst_addr: dst_mac,
+        ethertype: EtherType::Ipv6,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut f[..]));
+    Ipv6Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: next,
+        payload_len: payload.len(),
+        hop_limit,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut Ipv6Packet::new_unchecked(&mut f[ethernet::HEADER_LEN..]));
+    f[ethernet::HEADER_LEN + ipv6::HEADER_LEN..].copy_from_slice(payload);
+    f
+}
+
+/// A UDP datagram from fd00::b:5000 to fd00::a:`port` (checksum filled).
+fn udp(port: u16, data: &[u8]) -> Vec<u8> {
+    let mut u = vec![0u8; 8 + data.len()];
+    let repr = crate::wire::UdpRepr {
+        src_port: 5000,
+        dst_port: port,
+    };
+    let mut p = crate::wire::UdpPacket::new_unchecked(&mut u[..]);
+    repr.emit_header(&mut p, data.len());
+    p.payload_mut().copy_from_slice(data);
+    p.fill_checksum(&IpAddr::V6(a6(PEER)), &IpAddr::V6(a6(US)));
+    u
+}
+
+/// The ICMPv6 messages `s` sent: (type, code, rest-of-header word).
+fn icmp_sent(s: &mut Stack) -> Vec<(u8, u8, u32)> {
+    drain(s)
+        .iter()
+        .filter_map(|f| {
+            let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).ok()?;
+            (ip.next_header() == IpProtocol::Icmpv6).then(|| {
+                let p = ip.payload();
+                (p[0], p[1], u32::from_be_bytes([p[4], p[5], p[6], p[7]]))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn extension_header_rules() {
+    let t = Instant::from_secs(1);
+    let mut s = ready();
+    let sock = s.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
+    let mut buf = [0u8; 64];
+
+    // Destination options with PadN, then UDP: delivered.
+    let mut p = vec![17u8, 0, 1, 4, 0, 0, 0, 0];
+    p.extend(udp(9, b"opts"));
+    s.receive(t, &FrameMeta::PLAIN, &frame(a6(PEER), a6(US), IpProtocol::Ipv6Opts, 64, &p));
+    assert_eq!(s.udp_recv_from(sock, &mut buf).map(|(n, _)| n), Ok(4));
+
+    // An unknown option with action 00: skipped; 01: silently discarded;
+    // 10: discarded with a Parameter Problem code 2 pointing at it.
+    for (kind, delivered, error) in [(0x1e, true, false), (0x5e, false, false), (0x9e, false, true)] {
+        let mut p = vec![17u8, 0, kind, 4, 0, 0, 0, 0];
+        p.extend(udp(9, b"x"));
+        s.receive(t, &FrameMeta::PLAIN, &frame(a6(PEER), a6(US), IpProtocol::Ipv6Opts, 64, &p));
+        assert_eq!(s.udp_recv_from(sock, &mut buf).is_ok(), delivered, "option {kind:#x}");
+        let sent = icmp_sent(&mut s);
+        if error {
+            // RFC 4443 §3.4 pointer: 40 (fixed header) + 2.
+            assert_eq!(sent, [(4, 2, 42)]);
+        } else {
+            assert!(sent.is_empty(), "{sent:?}");
+        }
+    }
+
+    // Routing header type 0 with segments left: Parameter Problem code 0
+    // pointing at the routing type (RFC 5095, RFC 8200 §4.4).
+    let mut p = vec![17u8, 2, 0, 1, 0, 0, 0, 0];
+    p.extend([0u8; 16]);
+    p.extend(udp(9, b"rh0"));
+    s.receive(t, &FrameMeta::PLAIN, &frame(a6(PEER), a6(US), IpProtocol::Ipv6Route, 64, &p));
+    assert!(s.udp_recv_from(sock, &mut buf).is_err());
+    assert_eq!(icmp_sent(&mut s), [(4, 0, 42)]);
+    // Segments left zero: ignored, the datagram is delivered.
+    let mut p = vec![17u8, 2, 0, 0, 0, 0, 0, 0];
+    p.extend([0u8; 16]);
+    p.extend(udp(9, b"rh0"));
+    s.receive(t, &FrameMeta::PLAIN, &frame(a6(PEER), a6(US), IpProtocol::Ipv6Route, 64, &p));
+    assert!(s.udp_recv_from(sock, &mut buf).is_ok());
+
+    // An unknown next header: Parameter Problem code 1 pointing at the
+    // Next Header field (offset 6 of the fixed header).
+    s.receive(
+        t,
+        &FrameMeta::PLAIN,
+        &frame(a6(PEER), a6(US), IpProtocol::Unknown(253), 64, &[0; 8]),
+    );
+    assert_eq!(icmp_sent(&mut s), [(4, 1, 6)]);
+    // A hop-by-hop header anywhere but first: code 1 too (pointer: the
+    // destination options header's Next Header field at 40).
+    let mut p = vec![0u8, 0, 1, 4, 0, 0, 0, 0];
+    p.extend([17u8, 0, 1, 4, 0, 0, 0, 0]);
+    s.receive(t, &FrameMeta::PLAIN, &frame(a6(PEER), a6(US), IpProtocol::Ipv6Opts, 64, &p));
+    assert_eq!(icmp_sent(&mut s), [(4, 1, 40)]);
+    // No error about a packet to a multicast address (RFC 4443 §2.4 e.3).
+    s.receive(
+        t,
+        &FrameMeta::PLAIN,
+        &frame(a6(PEER), a6("ff02::1"), IpProtocol::Unknown(253), 64, &[0; 8]),
+    );
+    assert!(icmp_sent(&mut s).is_empty());
+    assert!(s.stats().drops(Drop::Icmpv6ErrorNotSent) >= 1);
+}
+
+#[test]
+fn fragments_overlaps_and_atomic() {
+    let t = Instant::from_secs(1);
+    let mut s = ready();
+    let sock = s.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
+    let mut buf = [0u8; 256];
+    let dgram = udp(9, &[7u8; 40]); // 48 bytes
+    let frag = |off: usize, more: bool, ident: u32, data: &[u8]| {
+        let mut p = vec![0u8; 8];
+        crate::wire::ipv6_ext::FragmentHeader {
+            next_header: IpProtocol::Udp,
+            offset: off,
+            more_frags: more,
+            ident,
+        }
+        .emit(&mut p);
+        p.extend_from_slice(data);
+        frame(a6(PEER), a6(US), IpProtocol::Ipv6Frag, 64, &p)
+    };
+    // RFC 6946: an atomic fragment is processed on its own.
+    s.receive(t, &FrameMeta::PLAIN, &frag(0, false, 1, &dgram));
+    assert_eq!(s.udp_recv_from(sock, &mut buf).map(|(n, _)| n), Ok(40));
+    assert_eq!(s.stats().traffic.ipv6_atomic_frags_in, 1);
+    // Two fragments, in reverse order: reassembled.
+    s.receive(t, &FrameMeta::PLAIN, &frag(24, false, 2, &dgram[24..]));
+    s.receive(t, &FrameMeta::PLAIN, &frag(0, true, 2, &dgram[..24]));
+    assert_eq!(s.udp_recv_from(sock, &mut buf).map(|(n, _)| n), Ok(40));
+    // RFC 5722: overlapping fragments discard the whole datagram, even
+    // when the rest would complete it.
+    s.receive(t, &FrameMeta::PLAIN, &frag(0, true, 3, &dgram[..24]));
+    s.receive(t, &FrameMeta::PLAIN, &frag(16, true, 3, &dgram[16..32]));
+    s.receive(t, &FrameMeta::PLAIN, &frag(24, false, 3, &dgram[24..]));
+    assert!(s.udp_recv_from(sock, &mut buf).is_err());
+    assert_eq!(s.stats().drops(Drop::FragOverlap), 1);
+    // A lone first fragment times out after 60 s: Time Exceeded code 1.
+    drain(&mut s);
+    s.receive(t, &FrameMeta::PLAIN, &frag(0, true, 4, &dgram[..24]));
+    s.poll(t + Duration::from_secs(61));
+    assert_eq!(icmp_sent(&mut s), [(3, 1, 0)]);
+}
+
+#[test]
+fn packet_too_big_lowers_the_path_mtu_but_not_below_1280() {
+    let t = Instant::from_secs(1);
+    let mut s = ready();
+    let far = a6("fd00:9::1");
+    s.set_ipv6_gateway(Some(a6(PEER)));
+    // A PTB quoting a packet we sent to `far`.
+    let ptb = |mtu: u32| {
+        let mut quoted = vec![0u8; 48];
+        Ipv6Repr {
+            src_addr: a6(US),
+            dst_addr: far,
+            next_header: IpProtocol::Udp,
+            payload_len: 1452,
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut Ipv6Packet::new_unchecked(&mut quoted[..]));
+        let repr = Icmpv6Repr::PacketTooBig { mtu, invoking: &quoted };
+        let mut body = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut body, &a6(PEER), &a6(US));
+        frame(a6(PEER), a6(US), IpProtocol::Icmpv6, 64, &body)
+    };
+    assert_eq!(s.path_mtu(t, IpAddr::V6(far)), 1500);
+    s.receive(t, &FrameMeta::PLAIN, &ptb(1000));
+    assert_eq!(s.path_mtu(t, IpAddr::V6(far)), 1500, "below 1280 is ignored");
+    s.receive(t, &FrameMeta::PLAIN, &ptb(1400));
+    assert_eq!(s.path_mtu(t, IpAddr::V6(far)), 1400);
+    // A 2000-byte datagram now leaves in fragments of at most 1400 bytes.
+    let u = s.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).unwrap();
+    s.udp_send_to(t, u, &[1u8; 2000], Some(SocketAddr::new(IpAddr::V6(far), 9)))
+        .unwrap();
+    let frames = drain(&mut s);
+    assert_eq!(frames.len(), 2);
+    assert!(frames.iter().all(|f| f.len() - ethernet::HEADER_LEN <= 1400));
+    // Not sticky: the entry ages out (RFC 8201 §4).
+    assert_eq!(s.path_mtu(t + Duration::from_secs(3600), IpAddr::V6(far)), 1500);
+}
