@@ -590,3 +590,85 @@ fn packet_too_big_lowers_the_path_mtu_but_not_below_1280() {
     // Not sticky: the entry ages out (RFC 8201 §4).
     assert_eq!(s.path_mtu(t + Duration::from_secs(3600), IpAddr::V6(far)), 1500);
 }
+
+#[test]
+fn mld_reports_solicited_node_groups_and_answers_queries() {
+    let mut a = stack6(MAC_A, Some("fd00::a/64"), 1);
+    let mut quiet = stack6(MAC_B, None, 2);
+    let (fa, _) = run(&mut a, &mut quiet, Instant::ZERO, 3);
+    let reports: Vec<_> = fa
+        .iter()
+        .filter_map(|f| {
+            let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).ok()?;
+            (ip.next_header() == IpProtocol::HopByHop).then(|| {
+                let p = ip.payload();
+                // Router Alert in the hop-by-hop header, then an MLDv2 report.
+                assert_eq!(&p[..4], &[58, 0, 5, 2]);
+                (ip.dst_addr(), ip.hop_limit(), p[8], u16::from_be_bytes([p[14], p[15]]))
+            })
+        })
+        .collect();
+    // Robustness 2: each state change is reported twice. fd00::a and
+    // fe80::ff:fe00:a share their low 24 bits: one group, ff02::1:ff00:a.
+    assert!(reports.len() >= 2, "{reports:?}");
+    assert!(reports.iter().all(|&(dst, hl, t, _)| dst == a6("ff02::16") && hl == 1 && t == 143));
+    assert_eq!(reports.last().map(|r| r.3), Some(1));
+    // A general query is answered within its maximum response delay.
+    let mut q = [0u8; 28];
+    let query = Icmpv6Repr::Mld(crate::wire::MldRepr::Query {
+        max_resp_code: 1000,
+        group: Ipv6Addr::UNSPECIFIED,
+    });
+    query.emit(&mut q, &ll(MAC_R), &a6("ff02::1"));
+    let mut qf = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Icmpv6, 1, &q[..24]);
+    qf[ethernet::HEADER_LEN + 7] = 1;
+    let t = Instant::from_secs(5);
+    a.receive(t, &FrameMeta::PLAIN, &qf);
+    a.poll(t + Duration::from_millis(1000));
+    let after: Vec<u8> = drain(&mut a)
+        .iter()
+        .filter_map(|f| {
+            let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).ok()?;
+            (ip.next_header() == IpProtocol::HopByHop).then(|| ip.payload()[8 + 8])
+        })
+        .collect();
+    // One report, its record of type MODE_IS_EXCLUDE (2).
+    assert_eq!(after, [2]);
+}
+
+#[test]
+fn redirect_to_a_better_first_hop() {
+    let t = Instant::from_secs(1);
+    let mut s = ready();
+    let router = ll(MAC_B);
+    s.set_ipv6_gateway(Some(router));
+    let dst = a6("fd00:9::1");
+    let better = ll(MAC_R);
+    // RFC 4861 §8.1: from the current first hop, link-local, hop limit 255.
+    let mut opts = [0u8; 8];
+    let n = NdiscOption::TargetLinkLayer(MAC_R).emit(&mut opts);
+    let redirect = Icmpv6Repr::Ndisc(NdiscRepr::Redirect {
+        target: better,
+        destination: dst,
+        options: NdiscOptions::new_checked(&opts[..n]).unwrap(),
+    });
+    let mut body = vec![0u8; redirect.buffer_len()];
+    redirect.emit(&mut body, &router, &a6(US));
+    // From someone else: ignored.
+    s.receive(
+        t,
+        &FrameMeta::PLAIN,
+        &frame(ll(MAC_R), a6(US), IpProtocol::Icmpv6, 255, &{
+            let mut b = body.clone();
+            redirect.emit(&mut b, &ll(MAC_R), &a6(US));
+            b
+        }),
+    );
+    assert_eq!(s.stats().drops(Drop::NdpInvalid), 1);
+    s.receive(t, &FrameMeta::PLAIN, &frame(router, a6(US), IpProtocol::Icmpv6, 255, &body));
+    // Now packets to `dst` go to the better router's MAC (from the TLLA).
+    let h = s.echo_open(None).unwrap();
+    s.echo_send(t, h, IpAddr::V6(dst), 1, b"x").unwrap();
+    let f = drain(&mut s).pop().unwrap();
+    assert_eq!(EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(), MAC_R);
+}
