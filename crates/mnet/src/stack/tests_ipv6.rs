@@ -672,3 +672,51 @@ fn redirect_to_a_better_first_hop() {
     let f = drain(&mut s).pop().unwrap();
     assert_eq!(EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(), MAC_R);
 }
+
+/// Bad input never panics: random IPv6 packets (valid fixed header,
+/// random next headers and bodies, some with valid-looking extension
+/// headers, fragments and ICMPv6 types) into a running stack.
+#[test]
+fn random_ipv6_input_never_panics() {
+    let mut s = ready();
+    let _u = s.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
+    let mut rng = crate::wire::test_util::XorShift(0x5eed_1234_abcd_0001);
+    let nexts = [0u8, 6, 17, 43, 44, 58, 59, 60, 253];
+    let dsts = [a6(US), a6("ff02::1"), a6("ff02::1:ff00:a"), ll(MAC_A)];
+    let mut t = Instant::from_secs(1);
+    for i in 0..20_000 {
+        let len = rng.below(200);
+        let mut body = vec![0u8; len];
+        rng.fill(&mut body);
+        let next = nexts[rng.below(nexts.len())];
+        // Often make the first bytes look like a real header of that kind.
+        if len >= 8 && rng.below(2) == 0 {
+            body[0] = nexts[rng.below(nexts.len())];
+            body[1] = (rng.below(4)) as u8;
+        }
+        if next == 58 && len >= 8 {
+            body[0] = [1u8, 2, 3, 4, 128, 129, 130, 133, 134, 135, 136, 137, 143][rng.below(13)];
+            if rng.below(2) == 0 {
+                body[1] = 0;
+            }
+            let (src, dst) = (a6(PEER), dsts[i % dsts.len()]);
+            if rng.below(2) == 0 {
+                crate::wire::Icmpv6Packet::new_unchecked(&mut body[..]).fill_checksum(&src, &dst);
+            }
+        }
+        let hop = if rng.below(2) == 0 { 255 } else { 64 };
+        let f = frame(a6(PEER), dsts[i % dsts.len()], IpProtocol::from(next), hop, &body);
+        s.receive(t, &FrameMeta::PLAIN, &f);
+        if i % 100 == 0 {
+            t += Duration::from_secs(1);
+            s.poll(t);
+            drain(&mut s);
+        }
+    }
+    // Still answers a ping.
+    drain(&mut s);
+    let h = s.echo_open(Some(5)).unwrap();
+    s.echo_send(t, h, IpAddr::V6(a6(US)), 1, b"alive").unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(s.echo_recv(h, &mut buf), Ok(EchoEvent::Reply { len: 5, .. })));
+}
