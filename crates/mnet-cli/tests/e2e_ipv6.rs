@@ -381,6 +381,59 @@ fn radvd_slaac_router_and_dns() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--ipv6 opaque --ipv6-secret HEX`: the SLAAC address from radvd's
+/// prefix uses an RFC 7217 identifier: not the EUI-64 one, the same in two
+/// runs with the same secret, another with another secret.
+#[test]
+fn opaque_identifiers_are_stable_per_secret() {
+    if !require_root_and_tools(&["radvd", "sh"]) {
+        return;
+    }
+    let v = V6Net::new();
+    v.ns().sysctl("net.ipv6.conf.all.forwarding", "1");
+    let dir = tempdir(&format!("{}o", v.net.tap));
+    let conf = format!("{dir}/radvd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {tap} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 10;\n prefix {p}/64 {{ }};\n}};\n",
+            tap = v.net.tap,
+            p = v.prefix()
+        ),
+    )
+    .expect("write radvd.conf");
+    let radvd = v.ns().spawn_captured(&[
+        "radvd",
+        "-n",
+        "-C",
+        &conf,
+        "-p",
+        &format!("{dir}/radvd.pid"),
+        "-m",
+        "stderr",
+        "-u",
+        "root",
+    ]);
+    let slaac = |secret: &str| {
+        let argv = v.argv("opaque", &["--ipv6-secret", secret, "addresses", "--wait", "15"]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = v.ns().run(&argv, Duration::from_secs(30));
+        let t = text(&out.stdout);
+        assert!(out.status.success(), "{}\nradvd:\n{}", describe(&out), radvd.report());
+        t.lines()
+            .find(|l| l.starts_with(&format!("fd00:{:x}:{:x}:", v.net.a, v.net.b)) && l.ends_with(" preferred"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no SLAAC address:\n{t}\nradvd:\n{}", radvd.report()))
+    };
+    let first = slaac("00112233445566778899aabbccddeeff");
+    let again = slaac("00112233445566778899aabbccddeeff");
+    let other = slaac("ffeeddccbbaa99887766554433221100");
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+    assert_ne!(first, format!("{}ff:fe00:2/64 preferred", v.prefix()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn tempdir(tag: &str) -> String {
     let dir = format!("/tmp/mnet-e2e-{tag}-{}", std::process::id());
     std::fs::create_dir_all(&dir).expect("mkdir");
