@@ -460,6 +460,17 @@ impl Stack {
         }
     }
 
+    /// RFC 4861 §7.3.1: "hints from upper-layer protocols that indicate a
+    /// connection is making "forward progress"" confirm the first hop
+    /// towards `remote` (TCP calls this when new data is acknowledged), so
+    /// a busy connection never sends NUD probes.
+    pub(super) fn ipv6_forward_progress(&mut self, now: Instant, remote: IpAddr) {
+        let IpAddr::V6(dst) = remote else { return };
+        if let Ok(super::ipv6_out::NextHop6::Link(hop)) = self.route_ipv6(dst) {
+            self.ipv6.neighbors.confirm(now, IpAddr::V6(hop));
+        }
+    }
+
     // ---- input ------------------------------------------------------------
 
     /// A validated NDP message (RFC 4861 §6.1, §7.1, §8.1 checks that need

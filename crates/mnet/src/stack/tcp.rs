@@ -387,7 +387,13 @@ impl Stack {
                 self.stats.record(Drop::TcpStale);
                 return;
             };
-            match sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks) {
+            let unacked = sock.conn.send_queue();
+            let outcome = sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks);
+            if sock.conn.send_queue() < unacked {
+                // New data acknowledged: forward progress (RFC 4861 §7.3.1).
+                self.ipv6_forward_progress(now, remote.ip());
+            }
+            match outcome {
                 SegmentOutcome::SendReset(rst) => {
                     self.tcp_emit(now, local, remote, &rst, false);
                 }

@@ -720,3 +720,53 @@ fn random_ipv6_input_never_panics() {
     let mut buf = [0u8; 16];
     assert!(matches!(s.echo_recv(h, &mut buf), Ok(EchoEvent::Reply { len: 5, .. })));
 }
+
+/// RFC 4861 §7.3.1: acknowledgments of new data keep the neighbour
+/// REACHABLE, so a connection busy for longer than ReachableTime (at most
+/// 45 s) sends no NUD probes; an idle neighbour is probed.
+#[test]
+fn tcp_progress_confirms_reachability() {
+    let mut a = stack6(MAC_A, Some("fd00::a/64"), 1);
+    let mut b = stack6(MAC_B, Some("fd00::b/64"), 2);
+    run(&mut a, &mut b, Instant::ZERO, 3);
+    let t = Instant::from_secs(4);
+    let l = b.tcp_listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80), 4).unwrap();
+    let c = a.tcp_connect(t, SocketAddr::new(IpAddr::V6(a6("fd00::b")), 80)).unwrap();
+    run(&mut a, &mut b, t, 0);
+    let (s, _) = b.tcp_accept(l).unwrap();
+    let unicast_ns = |frames: &[Vec<u8>]| {
+        frames
+            .iter()
+            .filter(|f| {
+                let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).unwrap();
+                ip.next_header() == IpProtocol::Icmpv6 && ip.payload()[0] == 135 && !ip.dst_addr().is_multicast()
+            })
+            .count()
+    };
+    let mut probes_a = 0;
+    let mut buf = [0u8; 4096];
+    for sec in 0..90 {
+        let now = t + Duration::from_secs(sec);
+        a.tcp_send(now, c, &[9u8; 1000]).unwrap();
+        let (fa, _) = run(&mut a, &mut b, now, 0);
+        probes_a += unicast_ns(&fa);
+        while b.tcp_recv(now, s, &mut buf).is_ok_and(|n| n > 0) {}
+    }
+    assert_eq!(probes_a, 0, "A probed B although B acknowledged data all along");
+    // One-way UDP gives no such hint: the entry goes STALE, DELAY, PROBE.
+    let u = a.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).unwrap();
+    let _sink = b.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
+    let mut probes = 0;
+    for sec in 100..190 {
+        let now = t + Duration::from_secs(sec);
+        a.udp_send_to(now, u, b"x", Some(SocketAddr::new(IpAddr::V6(a6("fd00::b")), 9)))
+            .unwrap();
+        let (fa, _) = run(&mut a, &mut b, now, 0);
+        probes += unicast_ns(&fa);
+        a.poll(now + Duration::from_millis(500));
+        b.poll(now + Duration::from_millis(500));
+        let (fa, _) = run(&mut a, &mut b, now + Duration::from_millis(500), 0);
+        probes += unicast_ns(&fa);
+    }
+    assert!(probes >= 1, "without forward progress the neighbour is probed");
+}
