@@ -147,8 +147,7 @@ fn fragmented_udp_under_loss_delivers_only_whole_datagrams() {
         while let Ok(Ok((n, _))) = timeout(&b, Duration::from_secs(3), rx.recv_from(&mut buf)).await {
             check(n, &buf);
         }
-        let whole = seen.len();
-        whole
+        seen.len()
     };
     let drivers: &mut [&mut dyn Driver] = &mut [&mut host_a, &mut host_b];
     let whole = sim.run(drivers, Instant::from_secs(120), main);
