@@ -133,6 +133,11 @@ pub struct Ipv6Config {
     pub gateway: Option<Ipv6Addr>,
     /// Neighbour solicitations per DAD run; 0 disables DAD (RFC 4862 §5.1).
     pub dup_addr_detect_transmits: u8,
+    /// Sockets bound to `::` take IPv6 only. By default (false) a TCP
+    /// listener or UDP socket on `::` also takes IPv4 when no IPv4 socket
+    /// has the port, like Linux with `net.ipv6.bindv6only=0`; IPv4 peers
+    /// then appear as IPv4 addresses (not IPv4-mapped IPv6 ones).
+    pub v6only: bool,
 }
 
 impl Default for Ipv6Config {
@@ -145,6 +150,7 @@ impl Default for Ipv6Config {
             router_discovery: true,
             gateway: None,
             dup_addr_detect_transmits: DUP_ADDR_DETECT_TRANSMITS,
+            v6only: false,
         }
     }
 }

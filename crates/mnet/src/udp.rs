@@ -46,6 +46,8 @@ pub struct UdpTable {
     /// Sockets per (family is IPv4, port): a wildcard bind checks for a
     /// conflict in O(1) instead of scanning every socket.
     per_port: HashMap<(bool, u16), u32>,
+    /// A socket on `::` also receives IPv4 (see `Ipv6Config::v6only`).
+    pub dual_stack: bool,
 }
 
 fn unspecified_like(ip: &IpAddr) -> IpAddr {
@@ -61,6 +63,7 @@ impl UdpTable {
             sockets: Slab::new(capacity),
             by_local: hash::new_map(rng),
             per_port: hash::new_map(rng),
+            dual_stack: true,
         }
     }
 
@@ -149,7 +152,11 @@ impl UdpTable {
             .by_local
             .get(&(*dst, port))
             .or_else(|| self.by_local.get(&(unspecified_like(dst), port)))
-            .or_else(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)))?;
+            .or_else(|| {
+                self.dual_stack
+                    .then(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)))
+                    .flatten()
+            })?;
         let s = self.sockets.get(*h)?;
         match s.remote {
             Some(r) if r != *src => None,
@@ -162,7 +169,11 @@ impl UdpTable {
         self.by_local
             .get(&(local.ip(), local.port()))
             .or_else(|| self.by_local.get(&(unspecified_like(&local.ip()), local.port())))
-            .or_else(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), local.port())))
+            .or_else(|| {
+                self.dual_stack
+                    .then(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), local.port())))
+                    .flatten()
+            })
             .copied()
     }
 

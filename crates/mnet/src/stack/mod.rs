@@ -154,6 +154,7 @@ impl Stack {
             tcp: tcp_config,
             ipv6: ipv6_config,
         } = config;
+        let dual_stack = !ipv6_config.v6only;
         let mut rng = Rng::from_seed(seed);
         let mut stack = Stack {
             mac,
@@ -199,6 +200,8 @@ impl Stack {
             stats: Stats::default(),
             now,
         };
+        stack.tcp.dual_stack = dual_stack;
+        stack.udp.dual_stack = dual_stack;
         stack.ipv6_start(now);
         for cidr in addresses {
             // A bad static configuration is the caller's error; the

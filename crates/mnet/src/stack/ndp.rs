@@ -130,6 +130,7 @@ impl Ipv6State {
             router_discovery,
             gateway,
             dup_addr_detect_transmits,
+            v6only: _,
         } = config;
         let neighbor = NeighborConfig {
             delay_first_probe_time: DELAY_FIRST_PROBE_TIME,

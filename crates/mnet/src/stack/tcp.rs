@@ -89,6 +89,8 @@ pub(crate) struct TcpTable {
     max_connections: usize,
     max_time_wait: usize,
     syn_backlog: usize,
+    /// A listener on `::` also takes IPv4 (see `Ipv6Config::v6only`).
+    pub(super) dual_stack: bool,
 }
 
 impl TcpTable {
@@ -114,6 +116,7 @@ impl TcpTable {
             max_connections,
             max_time_wait,
             syn_backlog,
+            dual_stack: true,
         }
     }
 
@@ -135,7 +138,7 @@ impl TcpTable {
         self.listen_by_local
             .get(&(local.ip(), local.port()))
             .or_else(|| self.listen_by_local.get(&(wild, local.port())))
-            .or_else(|| self.listen_by_local.get(&(wild6, local.port())))
+            .or_else(|| self.dual_stack.then(|| self.listen_by_local.get(&(wild6, local.port()))).flatten())
             .copied()
     }
 

@@ -770,3 +770,39 @@ fn tcp_progress_confirms_reachability() {
     }
     assert!(probes >= 1, "without forward progress the neighbour is probed");
 }
+
+/// A listener or UDP socket on `::` takes IPv4 too, unless `v6only`.
+#[test]
+fn wildcard_v6_sockets_take_ipv4_unless_v6only() {
+    for v6only in [false, true] {
+        let mk = |mac, ip: &str, seed| {
+            let mut c = Config::new(mac, [seed; 32]).address(ip.parse().unwrap());
+            c.ipv6 = Ipv6Config {
+                mode: Ipv6Mode::Eui64,
+                v6only,
+                ..Ipv6Config::default()
+            };
+            Stack::new(c, Instant::ZERO)
+        };
+        let mut a = mk(MAC_A, "10.0.0.1/24", 1);
+        let mut b = mk(MAC_B, "10.0.0.2/24", 2);
+        run(&mut a, &mut b, Instant::ZERO, 3);
+        let t = Instant::from_secs(4);
+        let l = b.tcp_listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80), 4).unwrap();
+        let u = b.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 9)).unwrap();
+        let c = a.tcp_connect(t, "10.0.0.2:80".parse().unwrap()).unwrap();
+        let ua = a.udp_bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        a.udp_send_to(t, ua, b"v4", Some("10.0.0.2:9".parse().unwrap())).unwrap();
+        run(&mut a, &mut b, t, 1);
+        let mut buf = [0u8; 8];
+        if v6only {
+            assert_eq!(a.tcp_is_connected(c), Err(Error::ConnectionRefused));
+            assert!(b.udp_recv_from(u, &mut buf).is_err());
+        } else {
+            assert_eq!(a.tcp_is_connected(c), Ok(true));
+            let (_, peer) = b.tcp_accept(l).unwrap();
+            assert_eq!(peer.ip(), "10.0.0.1".parse::<IpAddr>().unwrap());
+            assert_eq!(b.udp_recv_from(u, &mut buf).map(|(n, _)| n), Ok(2));
+        }
+    }
+}
