@@ -69,6 +69,7 @@ drop_reasons! {
     Ipv6UnknownOption => "ipv6: unrecognized option with a discard action",
     Ipv6RoutingHeader => "ipv6: routing header with segments left",
     Ipv6ExtHeaders => "ipv6: too many extension headers",
+    Ipv6IncompleteChain => "ipv6: first fragment without the whole header chain (RFC 7112)",
     Icmpv6Malformed => "icmpv6: malformed message",
     Icmpv6BadChecksum => "icmpv6: bad checksum",
     Icmpv6Unsupported => "icmpv6: unsupported message type",

@@ -234,6 +234,18 @@ impl Stack {
     /// abandoned and all the fragments that have been received for that
     /// packet must be discarded, and no ICMP error messages should be sent."
     fn reassemble_ipv6(&mut self, now: Instant, meta: &Ipv6Meta, packet: &[u8], f: FragmentHeader, payload: &[u8]) {
+        // RFC 7112 §5: "When a host receives a First Fragment (i.e., a
+        // fragment whose Fragment Offset is zero) that does not satisfy the
+        // above-stated requirements [the entire IPv6 header chain], it
+        // SHOULD discard that packet and also MAY send an ICMPv6 error
+        // message to the source address of the offending packet (subject
+        // to the rules for ICMPv6 errors specified in [RFC4443]). ... the
+        // ICMPv6 error message ... (Type 4, Code 3)".
+        if f.offset == 0 && !has_header_chain(f.next_header, payload) {
+            self.stats.record(Drop::Ipv6IncompleteChain);
+            self.send_param_problem(now, meta, packet, param_problem::INCOMPLETE_HEADER_CHAIN, 0);
+            return;
+        }
         let r = &meta.repr;
         let key = FragKey {
             src: IpAddr::V6(r.src_addr),
@@ -321,4 +333,26 @@ impl Stack {
             }
         }
     }
+}
+
+/// Whether `payload` (after a first fragment's header) holds the whole
+/// header chain: every extension header and the fixed part of the
+/// upper-layer header (RFC 7112 §5).
+fn has_header_chain(mut next: IpProtocol, mut payload: &[u8]) -> bool {
+    for _ in 0..MAX_EXTENSION_HEADERS {
+        match next {
+            IpProtocol::HopByHop | IpProtocol::Ipv6Opts | IpProtocol::Ipv6Route => {
+                let Ok(h) = ExtHeader::parse(payload) else { return false };
+                next = h.next_header;
+                payload = &payload[h.len()..];
+            }
+            IpProtocol::Ipv6NoNxt => return true,
+            IpProtocol::Tcp => return payload.len() >= crate::wire::tcp::HEADER_LEN,
+            IpProtocol::Udp => return payload.len() >= crate::wire::udp::HEADER_LEN,
+            IpProtocol::Icmpv6 => return payload.len() >= 4,
+            // An unknown upper layer: its header length is unknown.
+            _ => return !payload.is_empty(),
+        }
+    }
+    false
 }

@@ -542,6 +542,25 @@ fn fragments_overlaps_and_atomic() {
     s.receive(t, &FrameMeta::PLAIN, &frag(24, false, 3, &dgram[24..]));
     assert!(s.udp_recv_from(sock, &mut buf).is_err());
     assert_eq!(s.stats().drops(Drop::FragOverlap), 1);
+    // RFC 7112: a first fragment that cuts the UDP header: discarded,
+    // Parameter Problem code 3.
+    drain(&mut s);
+    s.receive(t, &FrameMeta::PLAIN, &frag(0, true, 5, &dgram[..0]));
+    let mut opts_first = vec![17u8, 0, 1, 4, 0, 0, 0, 0];
+    opts_first.extend_from_slice(&dgram[..4]);
+    let mut p = vec![0u8; 8];
+    crate::wire::ipv6_ext::FragmentHeader {
+        next_header: IpProtocol::Ipv6Opts,
+        offset: 0,
+        more_frags: true,
+        ident: 6,
+    }
+    .emit(&mut p);
+    p.extend(opts_first);
+    s.receive(t, &FrameMeta::PLAIN, &frame(a6(PEER), a6(US), IpProtocol::Ipv6Frag, 64, &p));
+    assert_eq!(s.stats().drops(Drop::Ipv6IncompleteChain), 2);
+    let errors: Vec<_> = icmp_sent(&mut s).into_iter().filter(|m| m.0 < 128).collect();
+    assert_eq!(errors, [(4, 3, 0), (4, 3, 0)]);
     // A lone first fragment times out after 60 s: Time Exceeded code 1.
     drain(&mut s);
     s.receive(t, &FrameMeta::PLAIN, &frag(0, true, 4, &dgram[..24]));

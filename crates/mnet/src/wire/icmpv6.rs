@@ -102,6 +102,8 @@ pub mod param_problem {
     pub const UNRECOGNIZED_NEXT_HEADER: u8 = 1;
     /// "unrecognized IPv6 option encountered"
     pub const UNRECOGNIZED_OPTION: u8 = 2;
+    /// RFC 7112 §5: "IPv6 First Fragment has incomplete IPv6 Header Chain"
+    pub const INCOMPLETE_HEADER_CHAIN: u8 = 3;
 }
 
 /// A view of an ICMPv6 message (the whole IPv6 upper-layer payload).
