@@ -22,18 +22,22 @@ pub const ROBUSTNESS_VARIABLE: u8 = 2;
 pub const UNSOLICITED_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Pending reports.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct MldState {
     /// State-change reports still to send (retransmissions).
     change_left: u8,
     change_at: Option<Instant>,
     /// A current-state report answering a query.
     query_at: Option<Instant>,
+    /// Groups left, with the leave reports still to send (bounded by
+    /// the number of groups a stack can have).
+    leaving: Vec<(Ipv6Addr, u8)>,
+    leave_at: Option<Instant>,
 }
 
 impl MldState {
     pub fn poll_at(&self) -> Option<Instant> {
-        earliest(self.change_at, self.query_at)
+        earliest(earliest(self.change_at, self.query_at), self.leave_at)
     }
 }
 
@@ -85,6 +89,41 @@ impl Stack {
         Ok(())
     }
 
+    /// Leave a group joined with [`Self::ipv6_join_group`].
+    pub fn ipv6_leave_group(&mut self, now: Instant, group: Ipv6Addr) -> Result<()> {
+        let Some(i) = self.ipv6.groups.iter().position(|g| *g == group) else {
+            return Err(Error::InvalidInput);
+        };
+        self.ipv6.groups.swap_remove(i);
+        self.mld_left(now, group);
+        Ok(())
+    }
+
+    /// An address is gone: its DAD stops and its solicited-node group may
+    /// be left.
+    pub(super) fn ipv6_address_removed(&mut self, addr: Ipv6Addr) {
+        self.ipv6.dad.retain(|d| d.addr != addr);
+        let now = self.now;
+        self.mld_left(now, solicited_node(addr));
+    }
+
+    /// A group may have been left (a group removed, or the last address
+    /// with this solicited-node group gone): RFC 3810 §6.1, the change is
+    /// reported as a CHANGE_TO_INCLUDE_MODE record with no sources,
+    /// [Robustness Variable] times.
+    pub(super) fn mld_left(&mut self, now: Instant, group: Ipv6Addr) {
+        if self.mld_groups().contains(&group) {
+            return;
+        }
+        let bound = self.limits.max_addresses + self.limits.ipv6_multicast_groups;
+        let st = &mut self.ipv6.mld;
+        st.leaving.retain(|(g, _)| *g != group);
+        if st.leaving.len() < bound {
+            st.leaving.push((group, ROBUSTNESS_VARIABLE));
+            st.leave_at = Some(now);
+        }
+    }
+
     /// RFC 3810 §6.2: on a query, "the node ... schedules a report ... at a
     /// random time within [Maximum Response Delay]".
     pub(super) fn process_mld(&mut self, now: Instant, meta: &Ipv6Meta, m: MldRepr<'_>) {
@@ -108,9 +147,12 @@ impl Stack {
     }
 
     pub(super) fn poll_mld(&mut self, now: Instant) {
-        let st = self.ipv6.mld;
-        if st.change_at.is_some_and(|t| t <= now) {
-            self.ipv6.mld.change_left = st.change_left.saturating_sub(1);
+        let (change_at, change_left, query_at, leave_at) = {
+            let st = &self.ipv6.mld;
+            (st.change_at, st.change_left, st.query_at, st.leave_at)
+        };
+        if change_at.is_some_and(|t| t <= now) {
+            self.ipv6.mld.change_left = change_left.saturating_sub(1);
             self.ipv6.mld.change_at = if self.ipv6.mld.change_left > 0 {
                 let us = u32::try_from(UNSOLICITED_REPORT_INTERVAL.as_micros()).unwrap_or(u32::MAX);
                 Some(now + Duration::from_micros(u64::from(self.rng.range_u32(1, us))))
@@ -119,7 +161,22 @@ impl Stack {
             };
             self.send_mld_report(now, record_type::CHANGE_TO_EXCLUDE);
         }
-        if st.query_at.is_some_and(|t| t <= now) {
+        if leave_at.is_some_and(|t| t <= now) {
+            let groups: Vec<Ipv6Addr> = self.ipv6.mld.leaving.iter().map(|(g, _)| *g).collect();
+            self.send_mld_records(now, record_type::CHANGE_TO_INCLUDE, &groups);
+            let st = &mut self.ipv6.mld;
+            for (_, left) in st.leaving.iter_mut() {
+                *left = left.saturating_sub(1);
+            }
+            st.leaving.retain(|(_, left)| *left > 0);
+            st.leave_at = if st.leaving.is_empty() {
+                None
+            } else {
+                let us = u32::try_from(UNSOLICITED_REPORT_INTERVAL.as_micros()).unwrap_or(u32::MAX);
+                Some(now + Duration::from_micros(u64::from(self.rng.range_u32(1, us))))
+            };
+        }
+        if query_at.is_some_and(|t| t <= now) {
             self.ipv6.mld.query_at = None;
             self.send_mld_report(now, record_type::MODE_IS_EXCLUDE);
         }
@@ -132,6 +189,11 @@ impl Stack {
     /// (FF02::16)", hop limit 1 with a Router Alert option (§5).
     fn send_mld_report(&mut self, now: Instant, kind: u8) {
         let groups = self.mld_groups();
+        self.send_mld_records(now, kind, &groups);
+    }
+
+    /// One report with a `kind` record for each group.
+    fn send_mld_records(&mut self, now: Instant, kind: u8, groups: &[Ipv6Addr]) {
         if groups.is_empty() {
             return;
         }

@@ -280,9 +280,11 @@ impl Stack {
     pub fn remove_address(&mut self, ip: IpAddr) -> Result<()> {
         if let IpAddr::V6(v6) = ip
             && self.ipv6.addrs.remove(v6).is_some()
-            && !self.addresses.iter().any(|a| a.address() == ip)
         {
-            return Ok(());
+            self.ipv6_address_removed(v6);
+            if !self.addresses.iter().any(|a| a.address() == ip) {
+                return Ok(());
+            }
         }
         let pos = self
             .addresses

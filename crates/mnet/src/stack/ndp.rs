@@ -379,6 +379,7 @@ impl Stack {
         }
         self.stats.record(Drop::NdpDadFailed);
         log::warn!("ipv6: duplicate address {addr}: not used");
+        self.mld_left(now, solicited_node(addr));
         let Some(e) = self.ipv6.addrs.get(addr).copied() else { return };
         if let (Ipv6Mode::Opaque { .. }, AddrOrigin::Slaac, Some(run)) = (&self.ipv6.mode, e.origin, run)
             && run.dad_counter < IDGEN_RETRIES
@@ -929,6 +930,7 @@ impl Stack {
                 log::info!("ipv6: {addr} expired");
                 self.addresses.retain(|c| c.address() != IpAddr::V6(addr));
                 self.ipv6.dad.retain(|d| d.addr != addr);
+                self.mld_left(now, solicited_node(addr));
             }
         }
         self.ipv6.routers.expire(now);

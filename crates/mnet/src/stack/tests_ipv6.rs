@@ -825,3 +825,30 @@ fn wildcard_v6_sockets_take_ipv4_unless_v6only() {
         }
     }
 }
+
+/// Leaving a group (or losing the last address of a solicited-node
+/// group) is reported as CHANGE_TO_INCLUDE with no sources, twice.
+#[test]
+fn mld_leave_reports() {
+    let mut a = stack6(MAC_A, Some("fd00::1:2/64"), 1);
+    let mut quiet = stack6(MAC_B, None, 2);
+    run(&mut a, &mut quiet, Instant::ZERO, 3);
+    let t = Instant::from_secs(4);
+    a.remove_address(IpAddr::V6(a6("fd00::1:2"))).unwrap();
+    let (fa, _) = run(&mut a, &mut quiet, t, 2);
+    let leaves: Vec<Ipv6Addr> = fa
+        .iter()
+        .filter_map(|f| {
+            let ip = Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).ok()?;
+            let p = ip.payload();
+            (ip.next_header() == IpProtocol::HopByHop && p[8] == 143 && p[16] == 3).then(|| {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&p[20..36]);
+                Ipv6Addr::from(o)
+            })
+        })
+        .collect();
+    assert_eq!(leaves, [a6("ff02::1:ff01:2"), a6("ff02::1:ff01:2")]);
+    assert!(a.ipv6_addresses().all(|e| e.addr != a6("fd00::1:2")));
+    assert!(!a.has_address(&IpAddr::V6(a6("fd00::1:2"))));
+}
