@@ -189,7 +189,9 @@ impl Stack {
             dst_addr: dst,
             next_header: if router_alert { IpProtocol::HopByHop } else { protocol },
             payload_len: ext + payload_len,
-            hop_limit: hop_limit.unwrap_or(self.ipv6.hop_limit),
+            // RFC 3493 §5.2: "If IPV6_MULTICAST_HOPS is not set, the
+            // default is 1"; unicast uses CurHopLimit (RFC 4861 §6.3.2).
+            hop_limit: hop_limit.unwrap_or(if dst.is_multicast() { 1 } else { self.ipv6.hop_limit }),
             traffic_class,
             flow_label: 0,
         };
