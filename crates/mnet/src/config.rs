@@ -122,6 +122,19 @@ pub enum Ipv6Mode {
 pub const DUP_ADDR_DETECT_TRANSMITS: u8 = 1;
 
 /// IPv6 behaviour.
+///
+/// ```
+/// use mnet::config::{Config, Ipv6Config, Ipv6Mode};
+/// use mnet::ip::ipv6_addr::AddrState;
+/// use mnet::{Instant, Stack};
+/// let mac = mnet::wire::EthernetAddress([0x02, 0, 0, 0, 0, 1]);
+/// let mut config = Config::new(mac, [7; 32]).address("fd00::2/64".parse().unwrap());
+/// config.ipv6 = Ipv6Config { mode: Ipv6Mode::Eui64, ..Ipv6Config::default() };
+/// let stack = Stack::new(config, Instant::ZERO);
+/// // The link-local address and the static one start tentative (DAD).
+/// let addrs: Vec<_> = stack.ipv6_addresses().map(|e| (e.addr.to_string(), e.state)).collect();
+/// assert_eq!(addrs, [("fe80::ff:fe00:1".to_string(), AddrState::Tentative), ("fd00::2".to_string(), AddrState::Tentative)]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Ipv6Config {
     pub mode: Ipv6Mode,
