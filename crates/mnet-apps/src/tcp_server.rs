@@ -30,7 +30,7 @@ use alloc::boxed::Box;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::future::Future;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use core::task::{Poll, Waker};
 
 use mnet::executor::Spawner;
@@ -56,10 +56,11 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Every IPv4 address of the stack, `port`, no limit, the default backlog.
+    /// Every address of the stack (`::` is dual-stack: IPv4 too), `port`,
+    /// no limit, the default backlog.
     pub fn new(port: u16) -> Self {
         ServerConfig {
-            local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            local: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
             limit: None,
             backlog: DEFAULT_BACKLOG,
         }

@@ -1,6 +1,6 @@
 //! `udp-echo`: send every datagram back to its sender (RFC 862 over UDP).
 
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use alloc::vec;
 use mnet::{Net, Result};
@@ -11,7 +11,7 @@ pub const MAX_DATAGRAM: usize = 65507;
 /// Echo datagrams on `port` until `limit` datagrams were echoed (forever
 /// when `None`). `on_echo(peer, len)` is called for each one.
 pub async fn udp_echo(net: &Net, port: u16, limit: Option<u64>, mut on_echo: impl FnMut(SocketAddr, usize)) -> Result<u64> {
-    let sock = net.udp_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))?;
+    let sock = net.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))?;
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut echoed = 0u64;
     while limit.is_none_or(|l| echoed < l) {

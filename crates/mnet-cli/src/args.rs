@@ -1,6 +1,6 @@
 //! Command-line flags (names fixed by the issues and used by the tests).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -18,6 +18,20 @@ pub struct Cli {
     /// The IPv4 default gateway.
     #[arg(long = "ipv4-gateway", global = true, value_name = "IP")]
     pub ipv4_gateway: Option<Ipv4Addr>,
+    /// IPv6: none, eui64 (link-local from the MAC, plus SLAAC), opaque
+    /// (RFC 7217 stable IDs), or ADDR/PREFIX (a static address in addition
+    /// to the link-local one).
+    #[arg(long, global = true, value_name = "MODE", default_value = "eui64", value_parser = parse_ipv6_mode)]
+    pub ipv6: Ipv6Arg,
+    /// The secret for `--ipv6 opaque` (hex; random per run when absent).
+    #[arg(long = "ipv6-secret", global = true, value_name = "HEX", value_parser = parse_hex)]
+    pub ipv6_secret: Option<HexBytes>,
+    /// Do not form addresses from advertised prefixes.
+    #[arg(long = "no-slaac", global = true)]
+    pub no_slaac: bool,
+    /// A static IPv6 default router.
+    #[arg(long = "ipv6-gateway", global = true, value_name = "IP")]
+    pub ipv6_gateway: Option<Ipv6Addr>,
     /// Our MAC address (default: random, locally administered).
     #[arg(long, global = true, value_name = "MAC", value_parser = parse_mac)]
     pub mac: Option<EthernetAddress>,
@@ -64,6 +78,56 @@ pub enum Command {
     /// Accept TCP connections, write BYTES random bytes to each, close;
     /// print bytes, rate and SHA-256 per connection.
     Source(SourceArgs),
+    /// Wait for autoconfiguration (DAD, a router advertisement), then print
+    /// every address as `ADDR/PREFIX STATE`, `router ADDR` and `dns ADDR`.
+    Addresses {
+        /// Seconds to wait at most (returns early once DAD is done and a
+        /// router advertisement was processed).
+        #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = parse_seconds)]
+        wait: f64,
+    },
+}
+
+/// The value of `--ipv6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6Arg {
+    None,
+    Eui64,
+    Opaque,
+    Static(IpCidr),
+}
+
+fn parse_ipv6_mode(s: &str) -> Result<Ipv6Arg, String> {
+    match s {
+        "none" => Ok(Ipv6Arg::None),
+        "eui64" => Ok(Ipv6Arg::Eui64),
+        "opaque" => Ok(Ipv6Arg::Opaque),
+        _ => {
+            let c: IpCidr = s
+                .parse()
+                .map_err(|_| format!("'{s}' is not none, eui64, opaque or an IPv6 address with a prefix like fd00::2/64"))?;
+            if !c.address().is_ipv6() {
+                return Err(format!("'{s}' is not an IPv6 address"));
+            }
+            Ok(Ipv6Arg::Static(c))
+        }
+    }
+}
+
+/// Bytes given in hex on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+fn parse_hex(s: &str) -> Result<HexBytes, String> {
+    let bad = || format!("'{s}' is not a hex string like 00112233445566778899aabbccddeeff");
+    if s.is_empty() || !s.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(bad))
+        .collect::<Result<Vec<u8>, String>>()
+        .map(HexBytes)
 }
 
 /// `--port P [--limit N]`: the flags every TCP server shares.
@@ -196,6 +260,18 @@ mod tests {
             c => panic!("{c:?}"),
         }
         assert!(Cli::try_parse_from(["mnet", "source", "--port", "5001"]).is_err());
+        let cli = Cli::try_parse_from(["mnet", "--ipv6", "fd00::2/64", "echo-client", "[fd00::1]:7"]).unwrap();
+        assert_eq!(cli.ipv6, Ipv6Arg::Static("fd00::2/64".parse().unwrap()));
+        match cli.command {
+            Command::EchoClient(a) => assert_eq!(a.server, "[fd00::1]:7".parse::<SocketAddr>().unwrap()),
+            c => panic!("{c:?}"),
+        }
+        let cli = Cli::try_parse_from(["mnet", "--ipv6", "opaque", "--ipv6-secret", "00ff", "addresses", "--wait", "10"]).unwrap();
+        assert_eq!((cli.ipv6, cli.ipv6_secret), (Ipv6Arg::Opaque, Some(HexBytes(vec![0, 255]))));
+        assert!(matches!(cli.command, Command::Addresses { wait } if wait == 10.0));
+        assert_eq!(Cli::try_parse_from(["mnet", "addresses"]).unwrap().ipv6, Ipv6Arg::Eui64);
+        assert!(Cli::try_parse_from(["mnet", "--ipv6", "10.0.0.1/24", "addresses"]).is_err());
+        assert!(Cli::try_parse_from(["mnet", "--ipv6-secret", "0g", "addresses"]).is_err());
         assert!(Cli::try_parse_from(["mnet", "sink", "--port", "1", "--limit", "0"]).is_err());
     }
 }

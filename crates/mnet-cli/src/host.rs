@@ -17,7 +17,83 @@ use mnet::{Config, Instant, Net, Stack};
 use mnet_sim::PcapDevice;
 use mnet_tap::{HostPlatform, Signals, TapDevice, TapOptions, random_mac};
 
-use crate::args::Cli;
+use crate::args::{Cli, Ipv6Arg};
+
+/// The stack's IPv6 configuration from `--ipv6`, `--ipv6-secret`,
+/// `--no-slaac` and `--ipv6-gateway`.
+fn ipv6_config(cli: &Cli) -> mnet::config::Ipv6Config {
+    use mnet::config::{Ipv6Config, Ipv6Mode};
+    let mode = match cli.ipv6 {
+        Ipv6Arg::None => Ipv6Mode::Disabled,
+        Ipv6Arg::Eui64 | Ipv6Arg::Static(_) => Ipv6Mode::Eui64,
+        Ipv6Arg::Opaque => Ipv6Mode::Opaque {
+            secret: cli.ipv6_secret.clone().map_or_else(|| random_seed().to_vec(), |h| h.0),
+        },
+    };
+    Ipv6Config {
+        mode,
+        slaac: !cli.no_slaac,
+        gateway: cli.ipv6_gateway,
+        ..Ipv6Config::default()
+    }
+}
+
+/// Before a client talks IPv6: wait (at most `DAD_WAIT`) until duplicate
+/// address detection has finished, so that our addresses are usable.
+pub async fn wait_for_ipv6(net: &Net, dst: std::net::IpAddr) {
+    /// RFC 4862 §5.4: a random delay of up to 1 s, then one probe and 1 s
+    /// of waiting; with margin.
+    const DAD_WAIT: mnet::Duration = mnet::Duration::from_secs(4);
+    if !dst.is_ipv6() {
+        return;
+    }
+    let deadline = net.now() + DAD_WAIT;
+    while net.with(|s| s.ipv6_status().dad_pending) && net.now() < deadline {
+        net.sleep(mnet::Duration::from_millis(20)).await;
+    }
+}
+
+/// `mnet addresses [--wait S]`.
+pub fn addresses(cli: &Cli, wait: f64) -> u8 {
+    run_on_tap(
+        cli,
+        |net| async move {
+            let deadline = net.now() + mnet::Duration::from_secs_f64(wait);
+            loop {
+                let st = net.with(|s| s.ipv6_status());
+                let done = !st.enabled || (!st.dad_pending && st.router_advert_seen);
+                if done || net.now() >= deadline {
+                    break;
+                }
+                net.sleep(mnet::Duration::from_millis(50)).await;
+            }
+            let lines = net.with(|s| {
+                let mut out = Vec::new();
+                for c in s.addresses().iter().filter(|c| c.address().is_ipv4()) {
+                    out.push(format!("{c} preferred"));
+                }
+                for e in s.ipv6_addresses() {
+                    out.push(format!("{}/{} {}", e.addr, e.prefix_len, e.state.name()));
+                }
+                if let Some(gw) = s.ipv6_gateway() {
+                    out.push(format!("router {gw}"));
+                }
+                for r in s.ipv6_default_routers() {
+                    out.push(format!("router {}", r.addr));
+                }
+                for d in s.ipv6_dns_servers() {
+                    out.push(format!("dns {d}"));
+                }
+                out
+            });
+            for l in lines {
+                println!("{l}");
+            }
+            0
+        },
+        || 130,
+    )
+}
 
 /// Signals seen by the platform, and the task waiting for them.
 #[derive(Default)]
@@ -121,6 +197,10 @@ where
         config.addresses.push(c);
     }
     config.ipv4_gateway = cli.ipv4_gateway;
+    config.ipv6 = ipv6_config(cli);
+    if let Ipv6Arg::Static(c) = cli.ipv6 {
+        config.addresses.push(c);
+    }
     let net = Net::new(Stack::new(config, platform.now()));
     log::info!(
         "attached to {tap_name} as {mac}, MTU {}, offloads {}",

@@ -1,6 +1,7 @@
 //! The `mnet` command: every demo and tool a user runs.
 //!
-//! `mnet [--tap NAME] [--ipv4 CIDR] [--ipv4-gateway IP] [--mac MAC] [--mtu N]
+//! `mnet [--tap NAME] [--ipv4 CIDR] [--ipv4-gateway IP] [--ipv6 MODE]
+//! [--ipv6-secret HEX] [--no-slaac] [--ipv6-gateway IP] [--mac MAC] [--mtu N]
 //! [--no-offload] [--pcap FILE] [-v|-q] COMMAND`
 
 mod args;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::EchoClient(a) => tcp_cmds::echo_client_cmd(&cli, a),
         Command::Sink(a) => tcp_cmds::sink(&cli, a),
         Command::Source(a) => tcp_cmds::source(&cli, a),
+        Command::Addresses { wait } => host::addresses(&cli, *wait),
     };
     ExitCode::from(code)
 }

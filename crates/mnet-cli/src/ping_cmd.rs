@@ -50,7 +50,16 @@ pub fn summary(host: &str, s: &PingStats, elapsed: Duration) -> String {
 /// stay behind for the summary (one task, so nothing else borrows them).
 #[allow(clippy::await_holding_refcell_ref)]
 async fn ping_into(net: mnet::Net, cfg: PingConfig, stats: Rc<RefCell<PingStats>>) -> u8 {
-    println!("PING {} ({}) {}({}) bytes of data.", cfg.dst, cfg.dst, cfg.size, cfg.size + 28);
+    crate::host::wait_for_ipv6(&net, cfg.dst).await;
+    // IP header + 8 bytes of ICMP header, like ping(8).
+    let overhead = if cfg.dst.is_ipv6() { 48 } else { 28 };
+    println!(
+        "PING {} ({}) {}({}) bytes of data.",
+        cfg.dst,
+        cfg.dst,
+        cfg.size,
+        cfg.size + overhead
+    );
     let mut st = stats.borrow_mut();
     let r = ping(&net, &cfg, &mut st, |ev| println!("{}", event_line(ev))).await;
     match r {

@@ -244,6 +244,7 @@ pub fn echo_client_cmd(cli: &Cli, args: &EchoClientArgs) -> u8 {
     run_on_tap(
         cli,
         move |net| async move {
+            crate::host::wait_for_ipv6(&net, server.ip()).await;
             let r = echo_client(&net, &cfg).await;
             linger(&net).await;
             match r {

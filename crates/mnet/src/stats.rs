@@ -60,8 +60,29 @@ drop_reasons! {
     UdpNoPort => "udp: no socket on destination port",
     UdpRecvQueueFull => "udp: socket receive queue full",
     IcmpSocketQueueFull => "icmp socket: receive queue full",
-    Ipv6Malformed => "ipv6: malformed header",
-    Ipv6Unsupported => "ipv6: not supported yet",
+    Ipv6Malformed => "ipv6: malformed header or extension header",
+    Ipv6Unsupported => "ipv6: disabled on this stack",
+    Ipv6BadSource => "ipv6: bad source address",
+    Ipv6NotForUs => "ipv6: destination is not ours",
+    Ipv6NoRoute => "ipv6: no route to destination",
+    Ipv6UnknownProtocol => "ipv6: unknown next header",
+    Ipv6UnknownOption => "ipv6: unrecognized option with a discard action",
+    Ipv6RoutingHeader => "ipv6: routing header with segments left",
+    Ipv6ExtHeaders => "ipv6: too many extension headers",
+    Ipv6IncompleteChain => "ipv6: first fragment without the whole header chain (RFC 7112)",
+    Icmpv6Malformed => "icmpv6: malformed message",
+    Icmpv6BadChecksum => "icmpv6: bad checksum",
+    Icmpv6Unsupported => "icmpv6: unsupported message type",
+    Icmpv6RateLimited => "icmpv6: error not sent, rate limited",
+    Icmpv6ErrorNotSent => "icmpv6: error not sent (rule of RFC 4443 §2.4)",
+    Icmpv6NoSocket => "icmpv6: echo reply or error for no socket",
+    NdpInvalid => "ndp: message failed validation (RFC 4861)",
+    NdpRouterSolicitIgnored => "ndp: router solicitation ignored (we are a host)",
+    NdpCacheFull => "ndp: neighbour cache full, entry evicted",
+    NdpPendingFull => "ndp: pending-resolution queue full",
+    NdpUnresolved => "ndp: neighbour never answered",
+    NdpAddressConflict => "ndp: another node claims one of our addresses",
+    NdpDadFailed => "ndp: duplicate address detected, address not used",
     TcpMalformed => "tcp: malformed segment",
     TcpUnsupported => "tcp: not supported yet",
     TcpBadChecksum => "tcp: bad checksum",
@@ -92,6 +113,17 @@ pub struct Traffic {
     pub ipv4_frags_in: u64,
     pub ipv4_reassembled: u64,
     pub ipv4_frags_out: u64,
+    pub ipv6_in: u64,
+    pub ipv6_out: u64,
+    pub ipv6_frags_in: u64,
+    pub ipv6_atomic_frags_in: u64,
+    pub ipv6_reassembled: u64,
+    pub ipv6_frags_out: u64,
+    pub icmpv6_in: u64,
+    pub icmpv6_out: u64,
+    pub ndp_in: u64,
+    pub ndp_out: u64,
+    pub mld_out: u64,
     pub arp_in: u64,
     pub arp_out: u64,
     pub icmpv4_in: u64,
@@ -158,6 +190,18 @@ impl core::fmt::Display for Stats {
             "    ipv4: {} in, {} out, {} fragments in, {} reassembled, {} fragments out",
             t.ipv4_in, t.ipv4_out, t.ipv4_frags_in, t.ipv4_reassembled, t.ipv4_frags_out
         )?;
+        if t.ipv6_in + t.ipv6_out > 0 {
+            writeln!(
+                f,
+                "    ipv6: {} in, {} out, {} fragments in ({} atomic), {} reassembled, {} fragments out",
+                t.ipv6_in, t.ipv6_out, t.ipv6_frags_in, t.ipv6_atomic_frags_in, t.ipv6_reassembled, t.ipv6_frags_out
+            )?;
+            writeln!(
+                f,
+                "    icmpv6: {} in, {} out; ndp: {} in, {} out; mld: {} out",
+                t.icmpv6_in, t.icmpv6_out, t.ndp_in, t.ndp_out, t.mld_out
+            )?;
+        }
         writeln!(
             f,
             "    arp: {} in, {} out; icmpv4: {} in, {} out; udp: {} in, {} out; tcp: {} in, {} out; loopback: {}",

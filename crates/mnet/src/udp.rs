@@ -44,6 +44,8 @@ pub struct UdpTable {
     /// Sockets per (family is IPv4, port): a wildcard bind checks for a
     /// conflict in O(1) instead of scanning every socket.
     per_port: HashMap<(bool, u16), u32>,
+    /// A socket on `::` also receives IPv4 (see `Ipv6Config::v6only`).
+    pub dual_stack: bool,
 }
 
 fn unspecified_like(ip: &IpAddr) -> IpAddr {
@@ -59,6 +61,7 @@ impl UdpTable {
             sockets: Slab::new(capacity),
             by_local: hash::new_map(rng),
             per_port: hash::new_map(rng),
+            dual_stack: true,
         }
     }
 
@@ -140,11 +143,18 @@ impl UdpTable {
 
     /// The socket a datagram to `dst:port` from `src` belongs to: an exact
     /// bind first, then the wildcard; a connected socket only accepts its peer.
+    /// A socket bound to `::` also receives IPv4 datagrams when no IPv4
+    /// socket has the port (dual stack, like Linux's bindv6only=0).
     pub fn lookup(&self, dst: &IpAddr, port: u16, src: &SocketAddr) -> Option<Handle> {
         let h = self
             .by_local
             .get(&(*dst, port))
-            .or_else(|| self.by_local.get(&(unspecified_like(dst), port)))?;
+            .or_else(|| self.by_local.get(&(unspecified_like(dst), port)))
+            .or_else(|| {
+                self.dual_stack
+                    .then(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)))
+                    .flatten()
+            })?;
         let s = self.sockets.get(*h)?;
         match s.remote {
             Some(r) if r != *src => None,
@@ -157,6 +167,11 @@ impl UdpTable {
         self.by_local
             .get(&(local.ip(), local.port()))
             .or_else(|| self.by_local.get(&(unspecified_like(&local.ip()), local.port())))
+            .or_else(|| {
+                self.dual_stack
+                    .then(|| self.by_local.get(&(IpAddr::V6(Ipv6Addr::UNSPECIFIED), local.port())))
+                    .flatten()
+            })
             .copied()
     }
 

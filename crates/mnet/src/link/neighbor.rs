@@ -88,6 +88,10 @@ pub const MAX_PENDING_PER_NEIGHBOR: usize = 16;
 /// Default bound on packets waiting for all neighbours together.
 pub const MAX_PENDING_TOTAL: usize = 256;
 
+/// RFC 4861 §10: "DELAY_FIRST_PROBE_TIME 5 seconds". The default here is
+/// zero (ARP probes a stale entry at its first use); the NDP cache sets it.
+pub const DELAY_FIRST_PROBE_TIME: Duration = Duration::from_secs(5);
+
 /// Bounds and timers of a [`NeighborCache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NeighborConfig {
@@ -103,6 +107,9 @@ pub struct NeighborConfig {
     pub max_pending_per_neighbor: usize,
     /// Packets waiting in all ([`MAX_PENDING_TOTAL`]).
     pub max_pending_total: usize,
+    /// Time in DELAY before the first probe of a stale entry that was used
+    /// (zero: probe at once, as ARP does; NDP uses [`DELAY_FIRST_PROBE_TIME`]).
+    pub delay_first_probe_time: Duration,
 }
 
 impl Default for NeighborConfig {
@@ -114,8 +121,22 @@ impl Default for NeighborConfig {
             max_probes: MAX_PROBES,
             max_pending_per_neighbor: MAX_PENDING_PER_NEIGHBOR,
             max_pending_total: MAX_PENDING_TOTAL,
+            delay_first_probe_time: Duration::ZERO,
         }
     }
+}
+
+/// What a neighbour discovery message said about a neighbour (RFC 4861
+/// §7.2.5, §7.2.3): whether it confirms reachability and may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NudUpdate {
+    /// A Neighbor Advertisement (else: a solicitation, RA or redirect
+    /// carrying a source link-layer address).
+    pub advert: bool,
+    /// The advertisement's S flag.
+    pub solicited: bool,
+    /// The advertisement's O flag.
+    pub override_flag: bool,
 }
 
 /// What [`NeighborCache::poll`] asks the engine to do.
@@ -179,6 +200,13 @@ pub enum NeighborState {
     Incomplete,
     /// An address is known (stale once `expires_at` has passed).
     Reachable,
+    /// RFC 4861 §7.3.2 STALE: "Less than ReachableTime milliseconds have
+    /// elapsed since the last positive confirmation ... was received"
+    /// is false; no traffic has asked for a probe yet.
+    Stale,
+    /// RFC 4861 §7.3.2 DELAY: used while stale; a probe follows unless
+    /// reachability is confirmed within the delay.
+    Delay,
     /// An address is known and being revalidated.
     Probe,
 }
@@ -199,7 +227,18 @@ pub struct NeighborView<L> {
 enum State<L> {
     Incomplete,
     Reachable(L),
+    Stale(L),
+    Delay(L),
     Probe(L),
+}
+
+impl<L: Copy> State<L> {
+    fn lladdr(&self) -> Option<L> {
+        match *self {
+            State::Incomplete => None,
+            State::Reachable(l) | State::Stale(l) | State::Delay(l) | State::Probe(l) => Some(l),
+        }
+    }
 }
 
 /// "No slot" in the LRU links.
@@ -262,6 +301,13 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
 
     pub fn config(&self) -> &NeighborConfig {
         &self.config
+    }
+
+    /// Change the timers (RFC 4861 §6.3.4: routers advertise ReachableTime
+    /// and RetransTimer); running timers keep their deadlines.
+    pub fn set_timers(&mut self, reachable_time: Duration, retrans_timer: Duration) {
+        self.config.reachable_time = reachable_time;
+        self.config.retrans_timer = retrans_timer;
     }
 
     /// Entries in the cache.
@@ -402,12 +448,25 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
         let idx = *self.map.get(&ip)?;
         self.touch(idx);
         let reachable_time = self.config.reachable_time;
+        let delay = self.config.delay_first_probe_time;
         let e = self.entry_mut(idx)?;
         match e.state {
             State::Incomplete => None,
-            State::Probe(l) => Some(l),
-            State::Reachable(l) => {
-                if now.saturating_duration_since(e.confirmed) >= reachable_time {
+            State::Probe(l) | State::Delay(l) => Some(l),
+            State::Reachable(_) | State::Stale(_) => {
+                let l = e.state.lladdr()?;
+                let stale = matches!(e.state, State::Stale(_));
+                if stale || now.saturating_duration_since(e.confirmed) >= reachable_time {
+                    if delay > Duration::ZERO {
+                        // RFC 4861 §7.3.3: "The first time a node sends a
+                        // packet to a neighbor whose entry is STALE, the
+                        // sender changes the state to DELAY and sets a timer
+                        // to expire in DELAY_FIRST_PROBE_TIME seconds."
+                        e.state = State::Delay(l);
+                        e.probes = 0;
+                        self.set_timer(idx, Some(now + delay));
+                        return Some(l);
+                    }
                     // RFC 1122 §2.3.2.1, IMPLEMENTATION (2): "Unicast Poll --
                     // Actively poll the remote host by periodically sending
                     // a point-to-point ARP Request to it, and delete the
@@ -507,7 +566,9 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
                     self.pending_total -= packets.len();
                     FillOutcome::Resolved { packets }
                 }
-                State::Reachable(old) | State::Probe(old) => FillOutcome::Updated { changed: old != lladdr },
+                State::Reachable(old) | State::Stale(old) | State::Delay(old) | State::Probe(old) => {
+                    FillOutcome::Updated { changed: old != lladdr }
+                }
             }
         } else if create {
             let (_, evicted) = self.insert_entry(now, ip, State::Reachable(lladdr));
@@ -515,6 +576,111 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
         } else {
             FillOutcome::Ignored
         }
+    }
+
+    /// RFC 4861 neighbour-discovery input about `ip` (§7.2.3 for
+    /// solicitations and router messages, §7.2.5 for advertisements).
+    /// `lladdr` is the link-layer address option, if any. Creates entries
+    /// only for solicitations/router messages with an address (STALE), as
+    /// §7.2.5 says of advertisements: "If no entry exists, the advertisement
+    /// SHOULD be silently discarded."
+    pub fn update_nud(&mut self, now: Instant, ip: IpAddr, lladdr: Option<L>, how: NudUpdate) -> FillOutcome<P> {
+        let Some(&idx) = self.map.get(&ip) else {
+            return match (lladdr, how.advert) {
+                (Some(l), false) => {
+                    // §7.2.3: "If an entry does not already exist, the node
+                    // SHOULD create a new one and set its reachability state
+                    // to STALE".
+                    let (_, evicted) = self.insert_entry(now, ip, State::Stale(l));
+                    FillOutcome::Created { evicted }
+                }
+                _ => FillOutcome::Ignored,
+            };
+        };
+        self.touch(idx);
+        let Some(e) = self.entry_mut(idx) else {
+            return FillOutcome::Ignored;
+        };
+        let old = e.state;
+        if let State::Incomplete = old {
+            let Some(l) = lladdr else { return FillOutcome::Ignored };
+            // §7.2.5: "If the advertisement's Solicited flag is set, the
+            // state of the entry is set to REACHABLE; otherwise, it is set
+            // to STALE." (§7.2.3 for solicitations: STALE.)
+            e.state = if how.advert && how.solicited {
+                State::Reachable(l)
+            } else {
+                State::Stale(l)
+            };
+            e.confirmed = now;
+            e.probes = 0;
+            let packets: Vec<P> = core::mem::take(&mut e.pending).into();
+            self.pending_total -= packets.len();
+            self.set_timer(idx, None);
+            return FillOutcome::Resolved { packets };
+        }
+        let Some(cur) = old.lladdr() else { return FillOutcome::Ignored };
+        let changed = lladdr.is_some_and(|l| l != cur);
+        if !how.advert {
+            // §7.2.3: "If a cache entry already exists and its cached
+            // link-layer address differs from the one in the received
+            // Source Link-Layer option, the cached address should be
+            // replaced by the received address, and the entry's
+            // reachability state MUST be set to STALE."
+            if let (true, Some(l)) = (changed, lladdr) {
+                e.state = State::Stale(l);
+                self.set_timer(idx, None);
+            }
+            return FillOutcome::Updated { changed };
+        }
+        // §7.2.5: "If the Override flag is clear and the supplied link-layer
+        // address differs from that in the cache, then ... If the state of
+        // the entry is REACHABLE, set it to STALE, but do not update the
+        // entry in any other way. Otherwise, the received advertisement
+        // should be ignored".
+        if !how.override_flag && changed {
+            if let State::Reachable(l) = old {
+                e.state = State::Stale(l);
+            }
+            return FillOutcome::Updated { changed: false };
+        }
+        // "If the Override flag is set, or the supplied link-layer address
+        // is the same as that in the cache, or no Target Link-Layer Address
+        // option was supplied, the received advertisement MUST update the
+        // Neighbor Cache entry as follows: ... If the Solicited flag is
+        // set, the state of the entry MUST be set to REACHABLE. If the
+        // Solicited flag is zero and the link-layer address was updated
+        // with a different address, the state MUST be set to STALE.
+        // Otherwise, the entry's state remains unchanged."
+        let l = lladdr.unwrap_or(cur);
+        if how.solicited {
+            e.state = State::Reachable(l);
+            e.confirmed = now;
+            e.probes = 0;
+            self.set_timer(idx, None);
+        } else if changed {
+            e.state = State::Stale(l);
+            self.set_timer(idx, None);
+        }
+        FillOutcome::Updated { changed }
+    }
+
+    /// RFC 4861 §7.3.1: "a neighbor is considered reachable if the node has
+    /// recently received a confirmation that packets sent recently to the
+    /// neighbor were received by its IP layer. Positive confirmation can be
+    /// gathered in two ways: hints from upper-layer protocols that indicate
+    /// a connection is making "forward progress", or receipt of a Neighbor
+    /// Advertisement message that is a response to a Neighbor Solicitation
+    /// message." This is the first way. Returns whether an entry changed.
+    pub fn confirm(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let Some(&idx) = self.map.get(&ip) else { return false };
+        let Some(e) = self.entry_mut(idx) else { return false };
+        let Some(l) = e.state.lladdr() else { return false };
+        e.state = State::Reachable(l);
+        e.confirmed = now;
+        e.probes = 0;
+        self.set_timer(idx, None);
+        true
     }
 
     /// Run due timers: retransmit requests, give up on silent neighbours,
@@ -535,9 +701,17 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
             e.timer = None;
             let ip = e.ip;
             let unicast_to = match e.state {
-                State::Reachable(_) => continue,
+                State::Reachable(_) | State::Stale(_) => continue,
                 State::Incomplete => None,
                 State::Probe(l) => Some(l),
+                State::Delay(l) => {
+                    // RFC 4861 §7.3.3: "If the entry is still in the DELAY
+                    // state when the timer expires, the entry's state
+                    // changes to PROBE."
+                    e.state = State::Probe(l);
+                    e.probes = 0;
+                    Some(l)
+                }
             };
             if e.probes < max_probes {
                 e.probes += 1;
@@ -590,6 +764,8 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
         let (lladdr, state) = match e.state {
             State::Incomplete => (None, NeighborState::Incomplete),
             State::Reachable(l) => (Some(l), NeighborState::Reachable),
+            State::Stale(l) => (Some(l), NeighborState::Stale),
+            State::Delay(l) => (Some(l), NeighborState::Delay),
             State::Probe(l) => (Some(l), NeighborState::Probe),
         };
         NeighborView {
@@ -969,6 +1145,111 @@ mod tests {
             let _ = poll(&mut c, t + Duration::from_secs(3600 + k));
         }
         assert_eq!(c.pending_total(), 0);
+        check_invariants(&c);
+    }
+
+    /// RFC 4861 §7.3.2 / Appendix C: INCOMPLETE -> REACHABLE (solicited NA)
+    /// -> STALE (ReachableTime passes) -> DELAY (used) -> PROBE (after
+    /// DELAY_FIRST_PROBE_TIME) -> REACHABLE (solicited NA), and PROBE ->
+    /// deleted after MAX_UNICAST_SOLICIT unanswered probes.
+    #[test]
+    fn nud_transitions() {
+        let cfg = NeighborConfig {
+            delay_first_probe_time: DELAY_FIRST_PROBE_TIME,
+            reachable_time: Duration::from_secs(30),
+            ..NeighborConfig::default()
+        };
+        let mut c = cache(cfg);
+        let n = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2));
+        let t0 = Instant::from_secs(10);
+        assert!(matches!(c.enqueue(t0, n, 1), EnqueueOutcome::SendRequest { .. }));
+        let na = |solicited, override_flag| NudUpdate {
+            advert: true,
+            solicited,
+            override_flag,
+        };
+        assert_eq!(
+            c.update_nud(t0, n, Some(mac(2)), na(true, true)),
+            FillOutcome::Resolved { packets: vec![1] }
+        );
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Reachable);
+        // ReachableTime later the entry is stale: the next use moves it to DELAY.
+        let t1 = t0 + Duration::from_secs(30);
+        assert_eq!(c.lookup(t1, n), Some(mac(2)));
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Delay);
+        assert_eq!(c.poll_at(), Some(t1 + DELAY_FIRST_PROBE_TIME));
+        // Nothing before the delay ends; then PROBE with a unicast NS.
+        let mut acts = vec![];
+        c.poll(t1 + Duration::from_secs(4), &mut |a| acts.push(a));
+        assert!(acts.is_empty());
+        let t2 = t1 + DELAY_FIRST_PROBE_TIME;
+        c.poll(t2, &mut |a| acts.push(a));
+        assert_eq!(
+            acts,
+            [NeighborAction::SendRequest {
+                ip: n,
+                unicast_to: Some(mac(2))
+            }]
+        );
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Probe);
+        // A solicited NA makes it REACHABLE again.
+        assert_eq!(c.update_nud(t2, n, None, na(true, false)), FillOutcome::Updated { changed: false });
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Reachable);
+        assert_eq!(c.poll_at(), None);
+        // An unsolicited NA with O=0 and another address: REACHABLE -> STALE, address kept.
+        let _ = c.update_nud(t2, n, Some(mac(3)), na(false, false));
+        let v = c.get(n).unwrap();
+        assert_eq!((v.state, v.lladdr), (NeighborState::Stale, Some(mac(2))));
+        // With O=1 the address is replaced, still STALE.
+        let _ = c.update_nud(t2, n, Some(mac(3)), na(false, true));
+        let v = c.get(n).unwrap();
+        assert_eq!((v.state, v.lladdr), (NeighborState::Stale, Some(mac(3))));
+        // An upper-layer confirmation makes it REACHABLE.
+        assert!(c.confirm(t2, n));
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Reachable);
+        // STALE -> DELAY -> PROBE, then MAX_UNICAST_SOLICIT probes without answer: deleted.
+        let t3 = t2 + Duration::from_secs(30);
+        c.lookup(t3, n);
+        let mut acts = vec![];
+        let mut t = t3;
+        for _ in 0..10 {
+            t = c.poll_at().unwrap_or(t);
+            c.poll(t, &mut |a| acts.push(a));
+        }
+        let probes = acts.iter().filter(|a| matches!(a, NeighborAction::SendRequest { .. })).count();
+        assert_eq!(probes, usize::from(MAX_PROBES));
+        assert!(acts.contains(&NeighborAction::Unreachable { ip: n }));
+        assert!(c.get(n).is_none());
+        check_invariants(&c);
+    }
+
+    /// RFC 4861 §7.2.3: a solicitation with a source link-layer address
+    /// creates a STALE entry; an advertisement for an unknown neighbour
+    /// creates nothing (§7.2.5).
+    #[test]
+    fn nud_entries_from_solicitations() {
+        let mut c = cache(NeighborConfig {
+            delay_first_probe_time: DELAY_FIRST_PROBE_TIME,
+            ..NeighborConfig::default()
+        });
+        let n = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 9));
+        let t = Instant::from_secs(1);
+        let na = NudUpdate {
+            advert: true,
+            solicited: false,
+            override_flag: true,
+        };
+        assert_eq!(c.update_nud(t, n, Some(mac(9)), na), FillOutcome::Ignored);
+        let ns = NudUpdate {
+            advert: false,
+            solicited: false,
+            override_flag: false,
+        };
+        assert_eq!(c.update_nud(t, n, Some(mac(9)), ns), FillOutcome::Created { evicted: None });
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Stale);
+        // A stale entry is usable at once (DELAY starts, no packet waits).
+        assert_eq!(c.lookup(t, n), Some(mac(9)));
+        assert_eq!(c.get(n).unwrap().state, NeighborState::Delay);
         check_invariants(&c);
     }
 }

@@ -234,6 +234,11 @@ impl Stack {
         }
         let mut quotes = core::mem::take(&mut self.expired_quotes);
         for q in quotes.drain(..) {
+            if q.first().is_some_and(|b| b >> 4 == 6) {
+                self.send_time_exceeded_reassembly_v6(now, &q);
+                self.pool.give(q);
+                continue;
+            }
             self.send_time_exceeded_reassembly(now, &q);
             self.pool.give(q);
         }

@@ -3,7 +3,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 
-use super::Stack;
+use super::{Stack, TransportMeta, UdpInput};
 use crate::error::Error;
 use crate::ip::reassembly::{FragError, FragKey};
 use crate::link::FrameMeta;
@@ -20,6 +20,19 @@ pub(super) struct Ipv4Meta {
     pub broadcast: bool,
     /// The checksum of the transport layer was validated by the device.
     pub csum_valid: bool,
+}
+
+impl Ipv4Meta {
+    /// The family-neutral view TCP and UDP input take.
+    pub fn transport(&self) -> TransportMeta {
+        TransportMeta {
+            src: IpAddr::V4(self.repr.src_addr),
+            dst: IpAddr::V4(self.repr.dst_addr),
+            dscp_ecn: self.repr.dscp_ecn,
+            broadcast: self.broadcast,
+            csum_valid: self.csum_valid,
+        }
+    }
 }
 
 impl Stack {
@@ -193,16 +206,24 @@ impl Stack {
         Some(meta.checksum_valid())
     }
 
-    /// RFC 768 / RFC 1122 §4.1.3: verify the checksum, find the socket,
-    /// queue the datagram; a closed port gets a port unreachable.
+    /// UDP over IPv4: a closed port gets a port unreachable.
     fn process_udp(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8]) {
+        if let UdpInput::NoPort = self.udp_input(now, &meta.transport(), payload) {
+            // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP
+            // port for which there is no pending LISTEN call, UDP SHOULD
+            // send an ICMP Port Unreachable message."
+            self.send_dst_unreachable(now, meta, payload, crate::wire::Icmpv4DstUnreachable::PortUnreachable);
+        }
+    }
+
+    /// RFC 768 / RFC 1122 §4.1.3 (both families): verify the checksum,
+    /// find the socket, queue the datagram.
+    pub(super) fn udp_input(&mut self, _now: Instant, meta: &TransportMeta, payload: &[u8]) -> UdpInput {
         self.stats.traffic.udp_in += 1;
-        let r = &meta.repr;
-        let src = IpAddr::V4(r.src_addr);
-        let dst = IpAddr::V4(r.dst_addr);
+        let (src, dst) = (meta.src, meta.dst);
         let Ok(pkt) = UdpPacket::new_checked(payload) else {
             self.stats.record(Drop::UdpMalformed);
-            return;
+            return UdpInput::Dropped;
         };
         // RFC 1122 §4.1.3.4: "If a UDP datagram is received with a checksum
         // that is non-zero and invalid, UDP MUST silently discard the
@@ -211,40 +232,54 @@ impl Stack {
             Ok(u) => u,
             Err(WireError::BadChecksum) => {
                 self.stats.record(Drop::UdpBadChecksum);
-                return;
+                return UdpInput::Dropped;
             }
             Err(_) => {
                 self.stats.record(Drop::UdpMalformed);
-                return;
+                return UdpInput::Dropped;
             }
         };
         let peer = SocketAddr::new(src, udp.src_port);
         let Some(h) = self.udp.lookup(&dst, udp.dst_port, &peer) else {
             self.stats.record(Drop::UdpNoPort);
-            // RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP
-            // port for which there is no pending LISTEN call, UDP SHOULD
-            // send an ICMP Port Unreachable message."
-            self.send_dst_unreachable(now, meta, payload, crate::wire::Icmpv4DstUnreachable::PortUnreachable);
-            return;
+            return UdpInput::NoPort;
         };
         let data = pkt.payload();
-        let Some(sock) = self.udp.get_mut(h) else { return };
+        let Some(sock) = self.udp.get_mut(h) else {
+            return UdpInput::Dropped;
+        };
         if sock.rx.push(&mut self.pool, peer, data) {
             sock.wake_rx();
         } else {
             self.stats.record(Drop::UdpRecvQueueFull);
         }
+        UdpInput::Delivered
     }
 
     /// An error about a datagram we sent, from the network or from our own
     /// address resolution: tell the socket that sent it.
     pub(super) fn deliver_error_to_sender(&mut self, from: IpAddr, invoking: &[u8], error: Error) {
         let Some(inv) = InvokingDatagram::parse(invoking) else { return };
-        match inv.protocol {
+        self.deliver_error_parts(from, inv.protocol, IpAddr::V4(inv.src), IpAddr::V4(inv.dst), inv.transport, error);
+    }
+
+    /// The family-neutral part of [`Self::deliver_error_to_sender`]:
+    /// `transport` is the quoted transport header (at least 8 bytes).
+    pub(super) fn deliver_error_parts(
+        &mut self,
+        from: IpAddr,
+        protocol: IpProtocol,
+        src: IpAddr,
+        dst: IpAddr,
+        transport: &[u8],
+        error: Error,
+    ) {
+        let inv = QuotedTransport(transport);
+        match protocol {
             IpProtocol::Udp => {
                 let (src_port, dst_port) = inv.ports();
-                let local = SocketAddr::new(IpAddr::V4(inv.src), src_port);
-                let remote = SocketAddr::new(IpAddr::V4(inv.dst), dst_port);
+                let local = SocketAddr::new(src, src_port);
+                let remote = SocketAddr::new(dst, dst_port);
                 let Some(h) = self.udp.lookup_sender(&local) else {
                     self.stats.record(Drop::Icmpv4NoSocket);
                     return;
@@ -263,11 +298,11 @@ impl Stack {
             }
             IpProtocol::Tcp => {
                 let (src_port, dst_port) = inv.ports();
-                let local = SocketAddr::new(IpAddr::V4(inv.src), src_port);
-                let remote = SocketAddr::new(IpAddr::V4(inv.dst), dst_port);
+                let local = SocketAddr::new(src, src_port);
+                let remote = SocketAddr::new(dst, dst_port);
                 self.tcp_icmp_error(self.now, local, remote, inv.tcp_seq(), error);
             }
-            IpProtocol::Icmp => {
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => {
                 let (ident, seq_no) = inv.echo_ident_seq();
                 match self.echo.by_ident(ident) {
                     Some(s) => s.push_error(crate::icmp_socket::EchoError { from, seq_no, error }),
@@ -280,7 +315,11 @@ impl Stack {
 
     /// Address resolution failed for a packet we wanted to send: the
     /// sender sees host unreachable, as if an ICMP error had come back.
-    pub(super) fn report_unreachable_locally(&mut self, _now: Instant, ip_packet: &[u8]) {
+    pub(super) fn report_unreachable_locally(&mut self, now: Instant, ip_packet: &[u8]) {
+        if ip_packet.first().is_some_and(|b| b >> 4 == 6) {
+            self.report_unreachable_locally_v6(now, ip_packet);
+            return;
+        }
         let from = InvokingDatagram::parse(ip_packet).map_or(IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED), |d| IpAddr::V4(d.src));
         self.deliver_error_to_sender(from, ip_packet, Error::HostUnreachable);
     }
@@ -312,6 +351,32 @@ pub(super) struct InvokingDatagram<'a> {
     pub transport: &'a [u8],
 }
 
+/// The quoted transport header of an ICMP error (at least 8 bytes).
+pub(super) struct QuotedTransport<'a>(pub &'a [u8]);
+
+impl QuotedTransport<'_> {
+    /// UDP/TCP (source, destination) ports.
+    pub fn ports(&self) -> (u16, u16) {
+        quoted_ports(self.0).unwrap_or_default()
+    }
+
+    /// The TCP sequence number of a quoted segment (bytes 4..8).
+    pub fn tcp_seq(&self) -> TcpSeqNumber {
+        match self.0.get(4..8) {
+            Some(b) => TcpSeqNumber(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            None => TcpSeqNumber(0),
+        }
+    }
+
+    /// ICMP echo identifier and sequence number (bytes 4..8 of the header).
+    pub fn echo_ident_seq(&self) -> (u16, u16) {
+        match self.0.get(4..8) {
+            Some(b) => (u16::from_be_bytes([b[0], b[1]]), u16::from_be_bytes([b[2], b[3]])),
+            None => (0, 0),
+        }
+    }
+}
+
 impl<'a> InvokingDatagram<'a> {
     pub fn parse(bytes: &'a [u8]) -> Option<Self> {
         let pkt = Ipv4Packet::new_quoted(bytes).ok()?;
@@ -337,13 +402,6 @@ impl<'a> InvokingDatagram<'a> {
 
     /// The TCP sequence number of a quoted segment (bytes 4..8).
     pub fn tcp_seq(&self) -> TcpSeqNumber {
-        let b = self.transport;
-        TcpSeqNumber(u32::from_be_bytes([b[4], b[5], b[6], b[7]]))
-    }
-
-    /// ICMP echo identifier and sequence number (bytes 4..8 of the header).
-    pub fn echo_ident_seq(&self) -> (u16, u16) {
-        let b = self.transport;
-        (u16::from_be_bytes([b[4], b[5]]), u16::from_be_bytes([b[6], b[7]]))
+        QuotedTransport(self.transport).tcp_seq()
     }
 }

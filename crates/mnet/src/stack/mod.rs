@@ -22,14 +22,21 @@
 
 mod arp;
 mod icmpv4;
+mod icmpv6;
 mod ipv4_in;
 mod ipv4_out;
+mod ipv6_in;
+mod ipv6_out;
+mod mld;
+mod ndp;
 #[cfg(test)]
 mod offload_tests;
 mod sockets;
 mod tcp;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipv6;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -53,7 +60,29 @@ use crate::udp::UdpTable;
 use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpCidr};
 
 pub use arp::{ANNOUNCE_INTERVAL, ANNOUNCE_NUM, DEFEND_INTERVAL};
+pub use ndp::{Ipv6Status, MAX_RTR_SOLICITATION_DELAY, MAX_RTR_SOLICITATION_INTERVAL, MAX_RTR_SOLICITATIONS, RTR_SOLICITATION_INTERVAL};
 pub use sockets::{EchoEvent, TimerId};
+
+/// What TCP and UDP input need from the IP layer, either family.
+#[derive(Clone, Copy)]
+pub(crate) struct TransportMeta {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// DSCP and ECN (IPv4) or Traffic Class (IPv6).
+    pub dscp_ecn: u8,
+    /// Sent to a broadcast or multicast address.
+    pub broadcast: bool,
+    /// The transport checksum was validated by the device.
+    pub csum_valid: bool,
+}
+
+/// What became of a UDP datagram.
+pub(crate) enum UdpInput {
+    Delivered,
+    /// No socket: the caller answers with port unreachable.
+    NoPort,
+    Dropped,
+}
 
 /// A frame waiting for the device.
 struct TxFrame {
@@ -108,6 +137,8 @@ pub struct Stack {
     announcements: Vec<Announcement>,
     last_defend: Option<Instant>,
     ttl: u8,
+    /// IPv6: addresses, neighbour discovery, routers, MLD.
+    ipv6: ndp::Ipv6State,
     limits: Limits,
     stats: Stats,
     now: Instant,
@@ -126,7 +157,9 @@ impl Stack {
             ttl,
             limits,
             tcp: tcp_config,
+            ipv6: ipv6_config,
         } = config;
+        let dual_stack = !ipv6_config.v6only;
         let mut rng = Rng::from_seed(seed);
         let mut stack = Stack {
             mac,
@@ -157,6 +190,7 @@ impl Stack {
             loopback: VecDeque::new(),
             pool: BufferPool::new(limits.buffer_pool),
             ip_ident: rng.next_u32() as u16,
+            ipv6: ndp::Ipv6State::new(ipv6_config, &limits, &mut rng),
             rng,
             announcements: Vec::new(),
             last_defend: None,
@@ -165,6 +199,9 @@ impl Stack {
             stats: Stats::default(),
             now,
         };
+        stack.tcp.dual_stack = dual_stack;
+        stack.udp.dual_stack = dual_stack;
+        stack.ipv6_start(now);
         for cidr in addresses {
             // A bad static configuration is the caller's error; the
             // constructor keeps what it can and the counters stay clean.
@@ -208,6 +245,10 @@ impl Stack {
             return Err(Error::WouldExceedLimit);
         }
         let ip = cidr.address();
+        if let IpAddr::V6(v6) = ip {
+            // Duplicate address detection first (RFC 4862 §5.4).
+            return self.ipv6_add_static(now, v6, cidr.prefix_len());
+        }
         // Loopback belongs to the engine itself, and multicast, broadcast
         // and class E addresses name no single host.
         let bad_v4 = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast() || v4.is_loopback() || v4.octets()[0] >= 240);
@@ -236,6 +277,14 @@ impl Stack {
     /// Remove an address (and its on-link route unless another address
     /// shares the prefix).
     pub fn remove_address(&mut self, ip: IpAddr) -> Result<()> {
+        if let IpAddr::V6(v6) = ip
+            && self.ipv6.addrs.remove(v6).is_some()
+        {
+            self.ipv6_address_removed(v6);
+            if !self.addresses.iter().any(|a| a.address() == ip) {
+                return Ok(());
+            }
+        }
         let pos = self
             .addresses
             .iter()
@@ -291,7 +340,11 @@ impl Stack {
 
     /// The path MTU currently known for `dst` (the link MTU if nothing is cached).
     pub fn path_mtu(&mut self, now: Instant, dst: IpAddr) -> usize {
-        let link = self.mtu();
+        let mut link = self.mtu();
+        if let (IpAddr::V6(_), Some(m)) = (dst, self.ipv6.link_mtu) {
+            // RFC 4861 §6.3.4: the MTU option sets the link MTU for IPv6.
+            link = link.min(m);
+        }
         self.pmtu.get(now, dst).map_or(link, |p| p.min(link))
     }
 
@@ -308,7 +361,10 @@ impl Stack {
             return;
         };
         let dst = eth.dst_addr();
-        if dst != self.mac && !dst.is_broadcast() {
+        // IPv6 multicast (RFC 2464 §7: 33:33:xx:xx:xx:xx) is filtered by
+        // group in the IPv6 layer.
+        let v6_multicast = dst.0[0] == 0x33 && dst.0[1] == 0x33 && self.ipv6.enabled();
+        if dst != self.mac && !dst.is_broadcast() && !v6_multicast {
             self.stats.record(Drop::EthNotForUs);
             return;
         }
@@ -319,7 +375,7 @@ impl Stack {
         match eth.ethertype() {
             EtherType::Arp => self.process_arp(now, eth.payload()),
             EtherType::Ipv4 => self.process_ipv4(now, true, dst.is_broadcast(), eth.payload(), csum_valid),
-            EtherType::Ipv6 => self.stats.record(Drop::Ipv6Unsupported),
+            EtherType::Ipv6 => self.process_ipv6(now, true, eth.payload(), csum_valid),
             EtherType::Unknown(_) => self.stats.record(Drop::EthUnknownType),
         }
         self.drain_loopback(now);
@@ -331,6 +387,7 @@ impl Stack {
         self.poll_neighbors(now);
         self.poll_reassembly(now);
         self.poll_announcements(now);
+        self.poll_ipv6(now);
         self.poll_tcp(now);
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now {
@@ -348,6 +405,7 @@ impl Stack {
         at = earliest(at, self.announcements.iter().map(|a| a.at).min());
         at = earliest(at, self.timers.first_key_value().map(|(k, _)| k.0));
         at = earliest(at, self.tcp.poll_at());
+        at = earliest(at, self.ipv6_poll_at());
         if !self.loopback.is_empty() {
             at = earliest(at, Some(self.now));
         }
@@ -446,7 +504,11 @@ impl Stack {
             budget -= 1;
             let Some(pkt) = self.loopback.pop_front() else { break };
             self.stats.traffic.loopback += 1;
-            self.process_ipv4(now, false, false, &pkt, true);
+            if pkt.first().is_some_and(|b| b >> 4 == 6) {
+                self.process_ipv6(now, false, &pkt, true);
+            } else {
+                self.process_ipv4(now, false, false, &pkt, true);
+            }
             self.pool.give(pkt);
         }
     }

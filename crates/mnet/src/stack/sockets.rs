@@ -6,11 +6,12 @@ use core::task::Waker;
 
 use super::Stack;
 use super::ipv4_out::Ipv4Tx;
+use super::ipv6_out::Ipv6Tx;
 use crate::error::{Error, Result};
 use crate::recv_queue::RecvQueue;
 use crate::slab::Handle;
 use crate::time::Instant;
-use crate::wire::{Icmpv4Packet, Icmpv4Repr, IpProtocol, UdpPacket, UdpRepr, udp};
+use crate::wire::{Icmpv4Packet, Icmpv4Repr, Icmpv6Repr, IpProtocol, UdpPacket, UdpRepr, udp};
 
 /// A user timer registered with [`Stack::add_timer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,8 +30,7 @@ pub enum EchoEvent {
 fn v4_of(addr: IpAddr) -> Result<Ipv4Addr> {
     match addr {
         IpAddr::V4(a) => Ok(a),
-        // IPv6 transmission arrives with the IPv6 work.
-        IpAddr::V6(_) => Err(Error::NetworkUnreachable),
+        IpAddr::V6(_) => Err(Error::InvalidInput),
     }
 }
 
@@ -85,6 +85,26 @@ impl Stack {
             return Err(Error::InvalidInput);
         }
         let len = udp::HEADER_LEN + data.len();
+        if let IpAddr::V6(dst_ip) = dst.ip() {
+            let src = match local.ip() {
+                IpAddr::V6(a) if !a.is_unspecified() => Some(a),
+                IpAddr::V4(a) if !a.is_unspecified() => return Err(Error::AddressNotAvailable),
+                _ => None,
+            };
+            let repr = UdpRepr {
+                src_port: local.port(),
+                dst_port: dst.port(),
+            };
+            self.send_ipv6(now, Ipv6Tx::new(src, dst_ip, IpProtocol::Udp, len).user(), |buf, src| {
+                let mut pkt = UdpPacket::new_unchecked(buf);
+                repr.emit_header(&mut pkt, data.len());
+                pkt.payload_mut().copy_from_slice(data);
+                pkt.fill_checksum(&IpAddr::V6(src), &IpAddr::V6(dst_ip));
+            })?;
+            self.stats.traffic.udp_out += 1;
+            self.drain_loopback(now);
+            return Ok(());
+        }
         let src = match local.ip() {
             IpAddr::V4(a) if !a.is_unspecified() => Some(a),
             _ => None,
@@ -161,6 +181,19 @@ impl Stack {
     pub fn echo_send(&mut self, now: Instant, h: Handle, dst: IpAddr, seq_no: u16, data: &[u8]) -> Result<()> {
         self.now = now;
         let ident = self.echo_ident(h)?;
+        if let IpAddr::V6(dst) = dst {
+            let repr = Icmpv6Repr::EchoRequest { ident, seq_no, data };
+            self.send_ipv6(
+                now,
+                Ipv6Tx::new(None, dst, IpProtocol::Icmpv6, repr.buffer_len()).user(),
+                |buf, src| {
+                    repr.emit(buf, &src, &dst);
+                },
+            )?;
+            self.stats.traffic.icmpv6_out += 1;
+            self.drain_loopback(now);
+            return Ok(());
+        }
         let dst = v4_of(dst)?;
         let repr = Icmpv4Repr::EchoRequest { ident, seq_no, data };
         self.send_ipv4(now, Ipv4Tx::new(None, dst, IpProtocol::Icmp, repr.buffer_len()).user(), |buf, _| {

@@ -97,6 +97,8 @@ pub(crate) struct TcpTable {
     max_connections: usize,
     max_time_wait: usize,
     syn_backlog: usize,
+    /// A listener on `::` also takes IPv4 (see `Ipv6Config::v6only`).
+    pub(super) dual_stack: bool,
 }
 
 impl TcpTable {
@@ -123,6 +125,7 @@ impl TcpTable {
             max_connections,
             max_time_wait,
             syn_backlog,
+            dual_stack: true,
         }
     }
 
@@ -137,9 +140,14 @@ impl TcpTable {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
         };
+        // A listener on `::` also accepts IPv4 (like Linux with
+        // net.ipv6.bindv6only=0; IPv4 peers appear as IPv4 addresses, not
+        // IPv4-mapped ones) when no IPv4 listener takes the port.
+        let wild6 = IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED);
         self.listen_by_local
             .get(&(local.ip(), local.port()))
             .or_else(|| self.listen_by_local.get(&(wild, local.port())))
+            .or_else(|| self.dual_stack.then(|| self.listen_by_local.get(&(wild6, local.port()))).flatten())
             .copied()
     }
 
@@ -242,6 +250,9 @@ impl Stack {
         ect: bool,
         seg_size: usize,
     ) -> bool {
+        if let (IpAddr::V6(src), IpAddr::V6(dst)) = (local.ip(), remote.ip()) {
+            return self.tcp_emit_v6(now, src, dst, repr, if ect { ECN_ECT0 } else { 0 });
+        }
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (local.ip(), remote.ip()) else {
             self.stats.record(Drop::Ipv6Unsupported);
             return true;
@@ -413,9 +424,13 @@ impl Stack {
 
     /// A TCP segment for us (RFC 9293 §3.10.7, "SEGMENT ARRIVES").
     pub(super) fn process_tcp(&mut self, now: Instant, meta: &Ipv4Meta, payload: &[u8]) {
+        self.process_tcp_ip(now, &meta.transport(), payload);
+    }
+
+    /// [`Self::process_tcp`] for either family.
+    pub(super) fn process_tcp_ip(&mut self, now: Instant, meta: &super::TransportMeta, payload: &[u8]) {
         self.stats.traffic.tcp_in += 1;
-        let r = &meta.repr;
-        let (src, dst) = (IpAddr::V4(r.src_addr), IpAddr::V4(r.dst_addr));
+        let (src, dst) = (meta.src, meta.dst);
         if meta.broadcast {
             // RFC 9293 §3.9.1... TCP is unicast only; RFC 1122 §4.2.3.10:
             // "A TCP implementation MUST silently discard an incoming SYN
@@ -440,14 +455,20 @@ impl Stack {
         };
         let local = SocketAddr::new(dst, seg.dst_port);
         let remote = SocketAddr::new(src, seg.src_port);
-        let ce = r.dscp_ecn & 0b11 == ECN_CE;
+        let ce = meta.dscp_ecn & 0b11 == ECN_CE;
 
         if let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) {
             let Some(sock) = self.tcp.conns.get_mut(h) else {
                 self.stats.record(Drop::TcpStale);
                 return;
             };
-            match sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks) {
+            let unacked = sock.conn.send_queue();
+            let outcome = sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks);
+            if sock.conn.send_queue() < unacked {
+                // New data acknowledged: forward progress (RFC 4861 §7.3.1).
+                self.ipv6_forward_progress(now, remote.ip());
+            }
+            match outcome {
                 SegmentOutcome::SendReset(rst) => {
                     self.tcp_emit(now, local, remote, &rst, false);
                 }
@@ -715,19 +736,27 @@ impl Stack {
     /// Active open towards `remote`; the SYN goes out at once.
     pub fn tcp_connect(&mut self, now: Instant, remote: SocketAddr) -> Result<Handle> {
         self.now = now;
-        let IpAddr::V4(dst) = remote.ip() else {
-            return Err(Error::NetworkUnreachable);
+        let src = match remote.ip() {
+            IpAddr::V6(dst) => {
+                if remote.port() == 0 || dst.is_unspecified() || dst.is_multicast() {
+                    return Err(Error::InvalidInput);
+                }
+                self.route_ipv6(dst)?;
+                IpAddr::V6(self.select_ipv6_source(None, dst)?)
+            }
+            IpAddr::V4(dst) => {
+                if remote.port() == 0 || dst.is_unspecified() || dst.is_broadcast() || dst.is_multicast() {
+                    return Err(Error::InvalidInput);
+                }
+                let next = self.route_ipv4(dst)?;
+                IpAddr::V4(self.select_ipv4_source(None, dst, next)?)
+            }
         };
-        if remote.port() == 0 || dst.is_unspecified() || dst.is_broadcast() || dst.is_multicast() {
-            return Err(Error::InvalidInput);
-        }
-        let next = self.route_ipv4(dst)?;
-        let src = self.select_ipv4_source(None, dst, next)?;
         if self.tcp.conns.len() >= self.tcp.max_connections {
             return Err(Error::WouldExceedLimit);
         }
-        let port = self.tcp_ephemeral_port(IpAddr::V4(src), Some(remote))?;
-        let local = SocketAddr::new(IpAddr::V4(src), port);
+        let port = self.tcp_ephemeral_port(src, Some(remote))?;
+        let local = SocketAddr::new(src, port);
         let iss = initial_sequence_number(&self.tcp.isn_secret, &local, &remote, now);
         let mss = self.tcp_mss_for(now, remote.ip());
         let ts_offset = timestamp_offset(&self.tcp.isn_secret, local.ip(), remote.ip());
@@ -893,7 +922,7 @@ impl Stack {
     /// ports can abort a connection in SYN-SENT or shrink its segments.
     pub(super) fn tcp_icmp_acceptable(&mut self, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber) -> bool {
         let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
-            self.stats.record(Drop::Icmpv4NoSocket);
+            self.stats.record(if local.is_ipv6() { Drop::Icmpv6NoSocket } else { Drop::Icmpv4NoSocket });
             return false;
         };
         let ok = self.tcp.conns.get(h).is_some_and(|s| s.conn.seq_in_flight(seq));

@@ -70,18 +70,25 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ipv6_ext;
+pub mod mld;
+pub mod ndisc;
 pub mod tcp;
 pub mod udp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{Icmpv4DstUnreachable, Icmpv4Message, Icmpv4Packet, Icmpv4Repr};
+pub use icmpv6::{Icmpv6DstUnreachable, Icmpv6Packet, Icmpv6Repr};
 pub use ip::{IpCidr, IpProtocol, quoted_ports};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
+pub use mld::MldRepr;
+pub use ndisc::{NdiscOption, NdiscOptions, NdiscRepr};
 pub use tcp::{TcpFlags, TcpOption, TcpPacket, TcpRepr, TcpSeqNumber};
 pub use udp::{UdpPacket, UdpRepr};
 
