@@ -147,7 +147,12 @@ fn hundred_mb_each_way_with_offloads_then_without() {
     // to 64 KiB, and mnet sends super-segments the kernel takes whole.
     let rx = linux_to_mnet(&net, &[], 5201);
     let rx_on = frames_in(&rx).expect("frames in");
-    assert!(rx_on < PLAIN_FRAMES / 4, "{rx_on} frames in: no coalescing?\n{rx}");
+    // How much Linux coalesces is Linux's choice (its TSO sizing follows
+    // its pacing rate and ACK clock): measured 5,625 frames for 100 MB on
+    // a quiet machine, 19,725-20,119 with a second test running beside
+    // this one. Half the plain count still says every frame carried at
+    // least two segments on average.
+    assert!(rx_on < PLAIN_FRAMES / 2, "{rx_on} frames in: no coalescing?\n{rx}");
     let tx = mnet_to_linux(&net, &[], 5202);
     let tx_on = frames_out(&tx).expect("frames out");
     assert!(tx_on < PLAIN_FRAMES / 4, "{tx_on} frames out: no segmentation offload?\n{tx}");
