@@ -12,6 +12,7 @@ use crate::ip::ipv6_addr::{AddrState, is_link_local, multicast_mac};
 use crate::ip::pmtu::IPV6_MIN_MTU;
 use crate::link::FrameMeta;
 use crate::link::neighbor::EnqueueOutcome;
+use crate::link::offload::complete_partial_checksum;
 use crate::stats::Drop;
 use crate::time::Instant;
 use crate::wire::ipv6_ext::{FRAGMENT_HEADER_LEN, FragmentHeader, router_alert_hop_by_hop};
@@ -33,6 +34,9 @@ pub(super) struct Ipv6Tx {
     pub traffic_class: u8,
     /// Add a hop-by-hop header with the Router Alert option (MLD).
     pub router_alert: bool,
+    /// Offload metadata for the device (a partial TCP checksum, a
+    /// super-segment to split).
+    pub meta: FrameMeta,
 }
 
 impl Ipv6Tx {
@@ -46,6 +50,7 @@ impl Ipv6Tx {
             hop_limit: None,
             traffic_class: 0,
             router_alert: false,
+            meta: FrameMeta::PLAIN,
         }
     }
 
@@ -163,6 +168,7 @@ impl Stack {
             hop_limit,
             traffic_class,
             router_alert,
+            meta,
         } = tx;
         let next = self.route_ipv6(dst)?;
         let src = match src {
@@ -215,28 +221,21 @@ impl Stack {
                 }
                 self.loopback.push_back(buf);
             }
-            NextHop6::Multicast => self.emit_ipv6_frame(now, buf, multicast_mac(dst)),
-            NextHop6::Link(hop) => self.output_ipv6_via(now, hop, buf),
+            NextHop6::Multicast => self.emit_ipv6_frame(now, buf, multicast_mac(dst), meta),
+            NextHop6::Link(hop) => self.output_ipv6_via(now, hop, buf, meta),
         }
         Ok(())
     }
 
     /// Send `frame` (an IPv6 packet behind Ethernet headroom) to on-link
     /// `hop`, resolving it first (RFC 4861 §7.2.2).
-    fn output_ipv6_via(&mut self, now: Instant, hop: Ipv6Addr, frame: Vec<u8>) {
+    fn output_ipv6_via(&mut self, now: Instant, hop: Ipv6Addr, frame: Vec<u8>, meta: FrameMeta) {
         let ip = IpAddr::V6(hop);
         if let Some(mac) = self.ipv6.neighbors.lookup(now, ip) {
-            self.emit_ipv6_frame(now, frame, mac);
+            self.emit_ipv6_frame(now, frame, mac, meta);
             return;
         }
-        match self.ipv6.neighbors.enqueue(
-            now,
-            ip,
-            PendingPacket {
-                buf: frame,
-                meta: FrameMeta::PLAIN,
-            },
-        ) {
+        match self.ipv6.neighbors.enqueue(now, ip, PendingPacket { buf: frame, meta }) {
             EnqueueOutcome::SendRequest { evicted } => {
                 if evicted.is_some() {
                     self.stats.record(Drop::NdpCacheFull);
@@ -251,13 +250,14 @@ impl Stack {
                 self.stats.record(Drop::NdpPendingFull);
                 self.pool.give(p.buf);
             }
-            EnqueueOutcome::Resolved { lladdr, packet } => self.emit_ipv6_frame(now, packet.buf, lladdr),
+            EnqueueOutcome::Resolved { lladdr, packet } => self.emit_ipv6_frame(now, packet.buf, lladdr, packet.meta),
         }
     }
 
     /// Put an Ethernet header on an IPv6 packet and queue it, fragmented
-    /// when it exceeds the path MTU.
-    pub(super) fn emit_ipv6_frame(&mut self, now: Instant, mut frame: Vec<u8>, dst_mac: EthernetAddress) {
+    /// when it exceeds the path MTU. A super-segment (`meta` asks for
+    /// segmentation) goes whole: the device splits it.
+    pub(super) fn emit_ipv6_frame(&mut self, now: Instant, mut frame: Vec<u8>, dst_mac: EthernetAddress, meta: FrameMeta) {
         {
             let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
             eth.set_dst_addr(dst_mac);
@@ -273,8 +273,14 @@ impl Stack {
             }
         };
         let mtu = self.path_mtu(now, IpAddr::V6(dst));
-        if ip_len <= mtu {
-            self.push_frame(frame);
+        if ip_len <= mtu || (meta.is_gso() && ip_len <= self.caps.max_gso_size) {
+            self.push_frame_meta(frame, meta);
+            return;
+        }
+        // Fragments cannot carry a partial checksum: complete it here.
+        if meta.is_gso() || complete_partial_checksum(&meta, &mut frame).is_err() {
+            self.stats.record(Drop::TxTooBig);
+            self.pool.give(frame);
             return;
         }
         self.fragment_ipv6_and_push(frame, mtu);
@@ -336,16 +342,34 @@ impl Stack {
 
     /// One TCP segment over IPv6 (the IPv6 branch of `tcp_emit`); `false`
     /// when the transmit queue is full.
-    pub(super) fn tcp_emit_v6(&mut self, now: Instant, src: Ipv6Addr, dst: Ipv6Addr, repr: &TcpRepr<'_>, traffic_class: u8) -> bool {
+    /// One TCP segment over IPv6; a payload above `seg_size` is a
+    /// super-segment for a device with segmentation offload.
+    pub(super) fn tcp_emit_v6(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        repr: &TcpRepr<'_>,
+        traffic_class: u8,
+        seg_size: usize,
+    ) -> bool {
         let to_self = dst.is_loopback() || self.ipv6.addrs.is_usable(dst);
         if !to_self && !self.tx_has_room(1) {
             return false;
         }
         let mut tx = Ipv6Tx::new(Some(src), dst, IpProtocol::Tcp, repr.buffer_len());
         tx.traffic_class = traffic_class;
+        let partial = !to_self && self.caps.checksum.tx_partial;
+        if partial {
+            tx.meta = super::tcp::tcp_offload_meta(repr, seg_size, self.caps.max_gso_size, true);
+        }
         let sent = self.send_ipv6(now, tx, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
-            repr.emit(&mut pkt, &IpAddr::V6(src), &IpAddr::V6(dst));
+            if partial {
+                repr.emit_partial(&mut pkt, &IpAddr::V6(src), &IpAddr::V6(dst));
+            } else {
+                repr.emit(&mut pkt, &IpAddr::V6(src), &IpAddr::V6(dst));
+            }
         });
         match sent {
             Ok(()) => self.stats.traffic.tcp_out += 1,

@@ -632,7 +632,7 @@ impl Stack {
             FillOutcome::Resolved { packets } => {
                 for p in packets {
                     match lladdr {
-                        Some(mac) => self.emit_ipv6_frame(now, p.buf, mac),
+                        Some(mac) => self.emit_ipv6_frame(now, p.buf, mac, p.meta),
                         None => self.pool.give(p.buf),
                     }
                 }

@@ -181,8 +181,9 @@ impl TcpTable {
 /// bytes after the csum_start the new (16 bit ones' complement) checksum
 /// is placed"; a payload above `seg_size` also asks for segmentation
 /// ("gso_size is the maximum size of each packet beyond that header").
-fn tcp_offload_meta(repr: &TcpRepr<'_>, seg_size: usize, max_gso_size: usize) -> FrameMeta {
-    let l4_start = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+pub(super) fn tcp_offload_meta(repr: &TcpRepr<'_>, seg_size: usize, max_gso_size: usize, v6: bool) -> FrameMeta {
+    let ip_header = if v6 { crate::wire::ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
+    let l4_start = ethernet::HEADER_LEN + ip_header;
     let mut meta = FrameMeta {
         flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
         csum_start: l4_start as u16,
@@ -190,7 +191,11 @@ fn tcp_offload_meta(repr: &TcpRepr<'_>, seg_size: usize, max_gso_size: usize) ->
         ..FrameMeta::PLAIN
     };
     if repr.payload.len() > seg_size && max_gso_size > 0 {
-        meta.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        meta.gso_type = if v6 {
+            crate::link::device::VIRTIO_NET_HDR_GSO_TCPV6
+        } else {
+            VIRTIO_NET_HDR_GSO_TCPV4
+        };
         meta.gso_size = u16::try_from(seg_size).unwrap_or(u16::MAX);
         meta.hdr_len = (l4_start + repr.header_len()) as u16;
     }
@@ -225,12 +230,20 @@ impl Stack {
     /// segments).
     fn tcp_tso_max(&self, remote: IpAddr) -> usize {
         let caps = &self.caps;
-        if caps.max_gso_size == 0 || !caps.checksum.tx_partial || !remote.is_ipv4() || self.has_address(&remote) || remote.is_loopback() {
+        if caps.max_gso_size == 0 || !caps.checksum.tx_partial || self.has_address(&remote) || remote.is_loopback() {
             return 0;
         }
+        let (max_datagram, ip_header) = match remote {
+            IpAddr::V4(_) => (super::ipv4_out::IPV4_MAX_DATAGRAM, ipv4::HEADER_LEN),
+            IpAddr::V6(dst) if self.ipv6.addrs.is_usable(dst) => return 0,
+            IpAddr::V6(_) => (
+                crate::wire::ipv6::HEADER_LEN + crate::wire::ipv6::MAX_PAYLOAD_LEN,
+                crate::wire::ipv6::HEADER_LEN,
+            ),
+        };
         caps.max_gso_size
-            .min(super::ipv4_out::IPV4_MAX_DATAGRAM)
-            .saturating_sub(ipv4::HEADER_LEN + tcp::HEADER_LEN + crate::wire::tcp::MAX_OPTIONS_LEN)
+            .min(max_datagram)
+            .saturating_sub(ip_header + tcp::HEADER_LEN + crate::wire::tcp::MAX_OPTIONS_LEN)
     }
 
     /// Send one TCP segment; `false` when the transmit queue is full.
@@ -251,7 +264,7 @@ impl Stack {
         seg_size: usize,
     ) -> bool {
         if let (IpAddr::V6(src), IpAddr::V6(dst)) = (local.ip(), remote.ip()) {
-            return self.tcp_emit_v6(now, src, dst, repr, if ect { ECN_ECT0 } else { 0 });
+            return self.tcp_emit_v6(now, src, dst, repr, if ect { ECN_ECT0 } else { 0 }, seg_size);
         }
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (local.ip(), remote.ip()) else {
             self.stats.record(Drop::Ipv6Unsupported);
@@ -271,7 +284,7 @@ impl Stack {
         // is read once, by the copy); a super-segment asks it to split.
         let partial = !to_self && self.caps.checksum.tx_partial;
         if partial {
-            tx.meta = tcp_offload_meta(repr, seg_size, self.caps.max_gso_size);
+            tx.meta = tcp_offload_meta(repr, seg_size, self.caps.max_gso_size, false);
         }
         let sent = self.send_ipv4(now, tx, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
@@ -922,7 +935,11 @@ impl Stack {
     /// ports can abort a connection in SYN-SENT or shrink its segments.
     pub(super) fn tcp_icmp_acceptable(&mut self, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber) -> bool {
         let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
-            self.stats.record(if local.is_ipv6() { Drop::Icmpv6NoSocket } else { Drop::Icmpv4NoSocket });
+            self.stats.record(if local.is_ipv6() {
+                Drop::Icmpv6NoSocket
+            } else {
+                Drop::Icmpv4NoSocket
+            });
             return false;
         };
         let ok = self.tcp.conns.get(h).is_some_and(|s| s.conn.seq_in_flight(seq));
