@@ -9,6 +9,8 @@
 extern crate alloc;
 
 pub mod echo_client;
+pub mod iperf3;
+pub mod iperf3_json;
 pub mod ping;
 pub mod sink;
 pub mod source;

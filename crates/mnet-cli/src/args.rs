@@ -60,6 +60,18 @@ pub enum Command {
     /// Accept TCP connections, write BYTES random bytes to each, close;
     /// print bytes, rate and SHA-256 per connection.
     Source(SourceArgs),
+    /// A server for the stock `iperf3 -c` client (TCP; -R, -P, -t, -n, -J).
+    Iperf3Server(Iperf3Args),
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Iperf3Args {
+    /// The TCP port to listen on.
+    #[arg(long, value_name = "P", default_value_t = mnet_apps::iperf3::DEFAULT_PORT)]
+    pub port: u16,
+    /// Serve one test, then exit (0 when it succeeded).
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// `--port P [--limit N]`: the flags every TCP server shares.
@@ -192,6 +204,17 @@ mod tests {
             c => panic!("{c:?}"),
         }
         assert!(Cli::try_parse_from(["mnet", "source", "--port", "5001"]).is_err());
+        match Cli::try_parse_from(["mnet", "iperf3-server"]).unwrap().command {
+            Command::Iperf3Server(a) => assert_eq!((a.port, a.once), (5201, false)),
+            c => panic!("{c:?}"),
+        }
+        match Cli::try_parse_from(["mnet", "iperf3-server", "--port", "5300", "--once"])
+            .unwrap()
+            .command
+        {
+            Command::Iperf3Server(a) => assert_eq!((a.port, a.once), (5300, true)),
+            c => panic!("{c:?}"),
+        }
         assert!(Cli::try_parse_from(["mnet", "sink", "--port", "1", "--limit", "0"]).is_err());
     }
 }

@@ -6,6 +6,7 @@
 mod args;
 mod demo;
 mod host;
+mod iperf3_cmd;
 mod logger;
 mod ping_cmd;
 mod tcp_cmds;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::EchoClient(a) => tcp_cmds::echo_client_cmd(&cli, a),
         Command::Sink(a) => tcp_cmds::sink(&cli, a),
         Command::Source(a) => tcp_cmds::source(&cli, a),
+        Command::Iperf3Server(a) => iperf3_cmd::run(&cli, a),
     };
     ExitCode::from(code)
 }
