@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The Linux side of mnet's benchmark (bench/run): plain kernel sockets.
+
+  peer.py client send HOST PORT BYTES     write BYTES, half-close, read to EOF
+  peer.py client recv HOST PORT           read to EOF
+  peer.py client pingpong HOST PORT N     N round trips of 1 byte (TCP_NODELAY)
+  peer.py serve sink|source|echo PORT [BYTES]   one connection (Linux <-> Linux)
+
+A client prints one JSON line: {"bytes": .., "seconds": ..} or
+{"round_trips": .., "seconds": ..}; the clock runs from connect() to the
+end of the stream (send: until the server's FIN, so every byte was read).
+"""
+import json
+import socket
+import sys
+import time
+
+CHUNK = 1 << 20
+
+
+def client(kind, host, port, arg):
+    s = socket.create_connection((host, port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t0 = time.perf_counter()
+    if kind == "send":
+        total = int(arg)
+        buf = memoryview(bytes(CHUNK))
+        left = total
+        while left > 0:
+            n = s.send(buf[: min(left, CHUNK)])
+            left -= n
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+        out = {"bytes": total}
+    elif kind == "recv":
+        buf = bytearray(CHUNK)
+        total = 0
+        while True:
+            n = s.recv_into(buf)
+            if n == 0:
+                break
+            total += n
+        out = {"bytes": total}
+    elif kind == "pingpong":
+        count = int(arg)
+        for _ in range(count):
+            s.sendall(b"x")
+            if not s.recv(1):
+                raise SystemExit("the echo server closed early")
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+        out = {"round_trips": count}
+    else:
+        raise SystemExit("unknown client mode " + kind)
+    out["seconds"] = time.perf_counter() - t0
+    s.close()
+    print(json.dumps(out), flush=True)
+
+
+def serve(kind, port, arg):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(1)
+    print("listening on %d" % port, flush=True)
+    s, _ = ls.accept()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if kind == "sink":
+        buf = bytearray(CHUNK)
+        while s.recv_into(buf):
+            pass
+    elif kind == "source":
+        buf = memoryview(bytes(CHUNK))
+        left = int(arg)
+        while left > 0:
+            left -= s.send(buf[: min(left, CHUNK)])
+    elif kind == "echo":
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            s.sendall(d)
+    s.close()
+
+
+def main():
+    a = sys.argv[1:]
+    if len(a) >= 4 and a[0] == "client":
+        client(a[1], a[2], int(a[3]), a[4] if len(a) > 4 else None)
+    elif len(a) >= 3 and a[0] == "serve":
+        serve(a[1], int(a[2]), a[3] if len(a) > 3 else None)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
