@@ -321,6 +321,9 @@ pub struct Iperf3Summary {
     pub failed: u64,
 }
 
+/// Where a server's events go (shared by its tasks).
+type EventSink = Rc<RefCell<dyn FnMut(&Iperf3Event)>>;
+
 /// The running test as the accept loop sees it.
 struct Active {
     cookie: [u8; COOKIE_SIZE],
@@ -350,7 +353,7 @@ pub async fn iperf3_server(
     cfg: Iperf3Config,
     on_event: impl FnMut(&Iperf3Event) + 'static,
 ) -> mnet::Result<Iperf3Summary> {
-    let on_event: Rc<RefCell<dyn FnMut(&Iperf3Event)>> = Rc::new(RefCell::new(on_event));
+    let on_event: EventSink = Rc::new(RefCell::new(on_event));
     let server = Rc::new(RefCell::new(Server::default()));
     let listener = net.tcp_listen(cfg.local, BACKLOG)?;
     (on_event.borrow_mut())(&Iperf3Event::Listening(listener.local_addr()?));
@@ -389,7 +392,7 @@ async fn dispatch(
     spawner: Spawner,
     cfg: Iperf3Config,
     server: Rc<RefCell<Server>>,
-    on_event: Rc<RefCell<dyn FnMut(&Iperf3Event)>>,
+    on_event: EventSink,
     mut stream: TcpStream,
     peer: SocketAddr,
 ) {
@@ -491,21 +494,24 @@ async fn unless_stopped<F: Future>(shared: &RefCell<Streams>, index: usize, fut:
 /// (like iperf3, a block starts while the budget is not yet spent).
 async fn send_blocks(shared: &RefCell<Streams>, index: usize, stream: &mut TcpStream, block: &[u8]) -> Option<mnet::Error> {
     loop {
-        {
+        let spent = {
             let mut s = shared.borrow_mut();
             if s.stopped {
                 return None;
             }
             match &mut s.budget {
-                Some(0) => {
-                    drop(s);
-                    // `-n`/`-k` reached: wait for the client's TEST_END.
-                    unless_stopped(shared, index, core::future::pending::<()>()).await;
-                    return None;
+                Some(0) => true,
+                Some(b) => {
+                    *b = b.saturating_sub(block.len() as u64);
+                    false
                 }
-                Some(b) => *b = b.saturating_sub(block.len() as u64),
-                None => {}
+                None => false,
             }
+        };
+        if spent {
+            // `-n`/`-k` reached: wait for the client's TEST_END.
+            unless_stopped(shared, index, core::future::pending::<()>()).await;
+            return None;
         }
         let mut rest = block;
         while !rest.is_empty() {
@@ -611,7 +617,7 @@ async fn run_test(
     spawner: &Spawner,
     cfg: &Iperf3Config,
     server: &Rc<RefCell<Server>>,
-    on_event: &Rc<RefCell<dyn FnMut(&Iperf3Event)>>,
+    on_event: &EventSink,
     mut control: TcpStream,
     peer: SocketAddr,
     id: u64,
@@ -651,7 +657,7 @@ async fn test_steps(
     spawner: &Spawner,
     cfg: &Iperf3Config,
     server: &Rc<RefCell<Server>>,
-    on_event: &Rc<RefCell<dyn FnMut(&Iperf3Event)>>,
+    on_event: &EventSink,
     control: &mut TcpStream,
     report: &mut TestReport,
     data: &mut Vec<(TcpStream, SocketAddr)>,
@@ -752,8 +758,10 @@ async fn test_steps(
     })
     .await;
     report.duration = ended - started;
-    let mut s = shared.borrow_mut();
-    let ended_streams = core::mem::take(&mut s.ended);
+    let (ended_streams, bytes) = {
+        let mut s = shared.borrow_mut();
+        (core::mem::take(&mut s.ended), core::mem::take(&mut s.bytes))
+    };
     for (i, slot) in ended_streams.into_iter().enumerate() {
         let (stream, error) = match slot {
             Some((st, e)) => (Some(st), e),
@@ -767,7 +775,7 @@ async fn test_steps(
         report.streams.push(StreamReport {
             id: stream_id(i),
             peer: peers.get(i).copied().unwrap_or(report.peer),
-            bytes: s.bytes.get(i).copied().unwrap_or(0),
+            bytes: bytes.get(i).copied().unwrap_or(0),
             retransmits,
             error,
         });
@@ -775,7 +783,6 @@ async fn test_steps(
             data.push((st, peers.get(i).copied().unwrap_or(report.peer)));
         }
     }
-    drop(s);
     let congestion = data.first().and_then(|(st, _)| st.info().ok()).map(|i| i.congestion);
     // The test is over: close the data connections now, as iperf3's own
     // server does. After its TEST_END a reverse client drains its streams
