@@ -27,10 +27,13 @@
 //! gives its second stream id 3); the client finds its streams in the
 //! results by these ids.
 //!
+//! UDP tests (`-u`, client to server) are counted by
+//! [`crate::iperf3_udp`]: packets, loss, jitter.
+//!
 //! One test runs at a time: a control connection that arrives during a
 //! test gets `ACCESS_DENIED`, like iperf3's own server. What the server
-//! cannot do (UDP, `--bidir`) it refuses with `SERVER_ERROR` and the
-//! client prints iperf3's "not implemented yet".
+//! cannot do (reverse UDP, `--bidir`) it refuses with `SERVER_ERROR` and
+//! the client prints iperf3's "not implemented yet".
 //!
 //! Concurrency: the accept loop, each test's control task and each data
 //! stream are tasks of mnet's single-threaded executor; they share state
@@ -67,6 +70,7 @@ use mnet::socket::{TcpStream, timeout};
 use mnet::{Duration, Instant, Net};
 
 use crate::iperf3_json::{JsonObject, write_f64};
+use crate::iperf3_udp::UdpStreamStats;
 use crate::source::RandomStream;
 
 /// The port iperf3 uses unless told otherwise.
@@ -205,8 +209,8 @@ impl TestParams {
 
     /// The iperf3 error number for a test this server will not run.
     pub fn refusal(&self) -> Option<(u32, &'static str)> {
-        if self.udp {
-            return Some((ierr::UNIMPLEMENTED, "UDP tests are not implemented"));
+        if self.udp && self.reverse {
+            return Some((ierr::UNIMPLEMENTED, "reverse UDP tests are not implemented"));
         }
         if self.bidirectional {
             return Some((ierr::UNIMPLEMENTED, "bidirectional tests are not implemented"));
@@ -214,7 +218,7 @@ impl TestParams {
         if self.parallel > MAX_STREAMS {
             return Some((ierr::NUM_STREAMS, "too many parallel streams"));
         }
-        if self.len == 0 || self.len > MAX_BLOCKSIZE {
+        if self.len == 0 || self.len > MAX_BLOCKSIZE || (self.udp && self.len > crate::iperf3_udp::UDP_MAX_DATAGRAM) {
             return Some((ierr::BLOCK_SIZE, "bad block size"));
         }
         None
@@ -263,7 +267,7 @@ impl fmt::Display for Iperf3Error {
 }
 
 /// One data stream of a finished test, as the server counted it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamReport {
     /// The id the client knows the stream by (1, 3, 4, ...).
     pub id: u32,
@@ -275,6 +279,8 @@ pub struct StreamReport {
     pub retransmits: Option<u64>,
     /// Why the stream ended before the test did, if it did.
     pub error: Option<mnet::Error>,
+    /// Packets, loss and jitter of a UDP stream.
+    pub udp: Option<UdpStreamStats>,
 }
 
 /// A finished (or failed) test.
@@ -684,6 +690,9 @@ async fn test_steps(
         let _ = timeout(net, HANDSHAKE_TIMEOUT, control.flush()).await;
         return Err(Iperf3Error::Refused(what));
     }
+    if params.udp {
+        return udp_steps(net, cfg, control, report).await;
+    }
 
     // CREATE_STREAMS: wait for `parallel` data connections with our cookie.
     if let Some(a) = server.borrow_mut().active.as_mut() {
@@ -744,7 +753,8 @@ async fn test_steps(
     let cpu0 = cfg.cpu_time.map(|f| f());
     let mut started = net.now();
     control.set_keepalive(Some(CONTROL_KEEPALIVE))?;
-    let result = run_until_end(net, control, &shared, &params, &mut started).await;
+    let reset = || shared.borrow_mut().bytes.iter_mut().for_each(|b| *b = 0);
+    let result = run_until_end(net, control, &params, &mut started, &reset).await;
     let ended = net.now();
     shared.borrow_mut().stop();
     // Every stream task returns its stream once it saw the stop.
@@ -778,6 +788,7 @@ async fn test_steps(
             bytes: bytes.get(i).copied().unwrap_or(0),
             retransmits,
             error,
+            udp: None,
         });
         if let Some(st) = stream {
             data.push((st, peers.get(i).copied().unwrap_or(report.peer)));
@@ -792,7 +803,67 @@ async fn test_steps(
     }
     result?;
 
-    // EXCHANGE_RESULTS: the client's JSON first, then ours.
+    exchange_results(net, cfg, control, report, congestion, cpu0).await
+}
+
+/// A UDP test (client to server): the streams say hello on our port,
+/// then we count their datagrams until `TEST_END`.
+async fn udp_steps(net: &Net, cfg: &Iperf3Config, control: &mut TcpStream, report: &mut TestReport) -> Result<(), Iperf3Error> {
+    let params = report.params.clone();
+    let sock = net.udp_bind(cfg.local)?;
+    send_state(control, State::CreateStreams).await?;
+    let peers = match timeout(net, HANDSHAKE_TIMEOUT, crate::iperf3_udp::accept_streams(&sock, params.parallel)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(Iperf3Error::Protocol("the UDP streams did not arrive")),
+    };
+    send_state(control, State::TestStart).await?;
+    send_state(control, State::TestRunning).await?;
+    let cpu0 = cfg.cpu_time.map(|f| f());
+    let stats = RefCell::new(vec![UdpStreamStats::default(); peers.len()]);
+    let mut started = net.now();
+    control.set_keepalive(Some(CONTROL_KEEPALIVE))?;
+    let reset = || stats.borrow_mut().iter_mut().for_each(UdpStreamStats::reset);
+    let result = {
+        let mut end = pin!(run_until_end(net, control, &params, &mut started, &reset));
+        let mut counting = pin!(crate::iperf3_udp::receive(&sock, &peers, &stats, || net.now()));
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = end.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            match counting.as_mut().poll(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(Iperf3Error::Io(e))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    };
+    report.duration = net.now() - started;
+    drop(sock);
+    for (i, (st, peer)) in stats.into_inner().into_iter().zip(peers).enumerate() {
+        report.streams.push(StreamReport {
+            id: stream_id(i),
+            peer,
+            bytes: st.bytes,
+            retransmits: None,
+            error: None,
+            udp: Some(st),
+        });
+    }
+    result?;
+    exchange_results(net, cfg, control, report, None, cpu0).await
+}
+
+/// `EXCHANGE_RESULTS` (the client's JSON, then ours), `DISPLAY_RESULTS`,
+/// and the client's `IPERF_DONE`.
+async fn exchange_results(
+    net: &Net,
+    cfg: &Iperf3Config,
+    control: &mut TcpStream,
+    report: &TestReport,
+    congestion: Option<&str>,
+    cpu0: Option<(Duration, Duration)>,
+) -> Result<(), Iperf3Error> {
+    let hs = |e: mnet::Error| Iperf3Error::Io(e);
     send_state(control, State::ExchangeResults).await?;
     let _client_results = timeout(net, HANDSHAKE_TIMEOUT, read_json(control)).await.map_err(hs)??;
     let cpu = match (cpu0, cfg.cpu_time) {
@@ -821,9 +892,9 @@ async fn test_steps(
 async fn run_until_end(
     net: &Net,
     control: &mut TcpStream,
-    shared: &RefCell<Streams>,
     params: &TestParams,
     started: &mut Instant,
+    reset: &dyn Fn(),
 ) -> Result<(), Iperf3Error> {
     let mut omit_until = (params.omit > 0).then(|| *started + Duration::from_secs(params.omit));
     loop {
@@ -832,7 +903,7 @@ async fn run_until_end(
                 Ok(r) => r?,
                 Err(_) => {
                     // The omitted seconds are over: count from here.
-                    shared.borrow_mut().bytes.iter_mut().for_each(|b| *b = 0);
+                    reset();
                     *started = net.now();
                     omit_until = None;
                     continue;
@@ -873,8 +944,15 @@ pub fn results_json(report: &TestReport, congestion: Option<&str>, cpu_percent: 
         let retransmits = s.retransmits.map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX));
         let _ = write!(
             j,
-            "{{\"id\":{},\"bytes\":{},\"retransmits\":{retransmits},\"jitter\":0,\"errors\":0,\"omitted_errors\":0,\"packets\":0,\"start_time\":0,\"end_time\":",
+            "{{\"id\":{},\"bytes\":{},\"retransmits\":{retransmits},\"jitter\":",
             s.id, s.bytes
+        );
+        let udp = s.udp.unwrap_or_default();
+        write_f64(&mut j, udp.jitter);
+        let _ = write!(
+            j,
+            ",\"errors\":{},\"omitted_errors\":0,\"packets\":{},\"start_time\":0,\"end_time\":",
+            udp.lost, udp.packets
         );
         write_f64(&mut j, end);
         j.push('}');
@@ -1087,7 +1165,7 @@ mod tests {
     }
 
     #[test]
-    fn udp_is_refused_with_server_error_and_a_busy_server_denies() {
+    fn reverse_udp_is_refused_with_server_error_and_a_busy_server_denies() {
         let (got, denied_state, report) = run(|a, b, spawner| async move {
             let events = serve_once(&b, &spawner);
             let mut ctl = a.tcp_connect(server_addr()).await.unwrap();
@@ -1097,7 +1175,9 @@ mod tests {
             let mut other = a.tcp_connect(server_addr()).await.unwrap();
             other.write_all(b"zyxwvutsrqponmlkjihgfedcba9876543210\0").await.unwrap();
             let denied_state = read_state(&mut other).await.unwrap();
-            write_json(&mut ctl, r#"{"udp":true,"parallel":1,"len":1460}"#).await.unwrap();
+            write_json(&mut ctl, r#"{"udp":true,"reverse":true,"parallel":1,"len":1460}"#)
+                .await
+                .unwrap();
             let mut got = [0u8; 9];
             read_exact(&mut ctl, &mut got).await.unwrap();
             a.sleep(Duration::from_millis(50)).await;
@@ -1105,7 +1185,55 @@ mod tests {
         });
         assert_eq!(denied_state, State::AccessDenied as i8);
         assert_eq!(got, [State::ServerError.byte(), 0, 0, 0, 13, 0, 0, 0, 0]);
-        assert_eq!(report.error, Some(Iperf3Error::Refused("UDP tests are not implemented")));
+        assert_eq!(report.error, Some(Iperf3Error::Refused("reverse UDP tests are not implemented")));
+    }
+
+    #[test]
+    fn udp_test_counts_packets_loss_and_reports_them() {
+        let (results, report) = run(|a, b, spawner| async move {
+            let events = serve_once(&b, &spawner);
+            let mut ctl = a.tcp_connect(server_addr()).await.unwrap();
+            ctl.write_all(COOKIE).await.unwrap();
+            expect_state(&mut ctl, State::ParamExchange).await;
+            write_json(&mut ctl, r#"{"udp":true,"time":1,"parallel":1,"len":1000,"bandwidth":1000000}"#)
+                .await
+                .unwrap();
+            expect_state(&mut ctl, State::CreateStreams).await;
+            let udp = a.udp_bind(SocketAddr::new(IpAddr::V4(IP_A), 40000)).unwrap();
+            udp.send_to(&crate::iperf3_udp::UDP_CONNECT_MSG, server_addr()).await.unwrap();
+            let mut reply = [0u8; 16];
+            let (n, _) = udp.recv_from(&mut reply).await.unwrap();
+            assert_eq!(&reply[..n], b"6789");
+            expect_state(&mut ctl, State::TestStart).await;
+            expect_state(&mut ctl, State::TestRunning).await;
+            // 50 datagrams 1 ms apart; number 10 is "lost".
+            for count in 1..=50u32 {
+                let mut d = vec![0u8; 1000];
+                d[4..8].copy_from_slice(&(count * 1000).to_be_bytes());
+                d[8..12].copy_from_slice(&count.to_be_bytes());
+                if count != 10 {
+                    udp.send_to(&d, server_addr()).await.unwrap();
+                }
+                a.sleep(Duration::from_millis(1)).await;
+            }
+            a.sleep(Duration::from_millis(20)).await;
+            ctl.write_all(&[State::TestEnd.byte()]).await.unwrap();
+            expect_state(&mut ctl, State::ExchangeResults).await;
+            write_json(&mut ctl, "{\"streams\":[]}").await.unwrap();
+            let results = read_json(&mut ctl).await.unwrap();
+            expect_state(&mut ctl, State::DisplayResults).await;
+            ctl.write_all(&[State::IperfDone.byte()]).await.unwrap();
+            a.sleep(Duration::from_millis(50)).await;
+            (results, finished(&events))
+        });
+        assert_eq!(report.error, None, "{report:?}");
+        let s = &report.streams[0];
+        let udp = s.udp.expect("UDP counters");
+        assert_eq!((s.id, s.bytes, udp.packets, udp.lost, udp.out_of_order), (1, 49_000, 50, 1, 0));
+        // Sent 1 ms apart over a fixed-latency link: little jitter.
+        assert!(udp.jitter < 0.001, "{udp:?}");
+        assert_eq!(results.int("sender_has_retransmits"), Some(-1));
+        assert_eq!(results.get("streams"), Some(&crate::iperf3_json::JsonValue::Nested));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! ```
 //!
 //! Reverse tests say `sent` and add `retransmits N` to each stream line;
+//! UDP tests add `packets N lost M out-of-order K jitter J ms`;
 //! a failed test prints `iperf3-server: test 1 error: <what>`. With
 //! `--once` the command exits after one test: 0 when it succeeded.
 
@@ -79,6 +80,15 @@ fn report_lines(r: &TestReport) -> Vec<String> {
         );
         if let Some(n) = s.retransmits {
             line.push_str(&format!(" retransmits {n}"));
+        }
+        if let Some(u) = &s.udp {
+            line.push_str(&format!(
+                " packets {} lost {} out-of-order {} jitter {:.3} ms",
+                u.packets,
+                u.lost,
+                u.out_of_order,
+                u.jitter * 1000.0
+            ));
         }
         if let Some(e) = s.error {
             line.push_str(&format!(" (ended early: {e})"));
@@ -170,6 +180,7 @@ mod tests {
                     bytes: 1_000_000,
                     retransmits: Some(3),
                     error: None,
+                    udp: None,
                 },
                 StreamReport {
                     id: 3,
@@ -177,6 +188,7 @@ mod tests {
                     bytes: 500_000,
                     retransmits: Some(0),
                     error: None,
+                    udp: None,
                 },
             ],
             duration: Duration::from_secs(1),

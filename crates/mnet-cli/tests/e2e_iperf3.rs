@@ -182,3 +182,21 @@ fn iperf3_reverse_parallel_by_bytes() {
 fn bytes_per_s(json: &Value, sum: &str) -> f64 {
     json["end"][sum]["bits_per_second"].as_f64().unwrap_or(0.0) / 8.0
 }
+
+/// `-u -b 20M`: UDP datagrams into mnet; the client's receiver numbers
+/// (bytes, packets, loss) are mnet's.
+#[test]
+fn iperf3_udp_forward() {
+    let Some(r) = run_iperf3(&["-u", "-t", "1", "-b", "20M"], false) else {
+        return;
+    };
+    let rx = &r.json["end"]["sum_received"];
+    assert_eq!(bytes(rx, &["bytes"]), r.mnet_total, "{}", r.mnet_stdout);
+    let packets = bytes(rx, &["packets"]);
+    // 20 Mbit/s of 1448-byte datagrams for 1 s: about 1,700.
+    assert!((1000..=2500).contains(&packets), "{packets} packets\n{rx:#}");
+    let lost = bytes(rx, &["lost_packets"]);
+    let line = r.mnet_stdout.lines().find(|l| l.contains(" stream 1 ")).expect("stream line");
+    assert!(line.contains(&format!("packets {packets} lost {lost} ")), "{line}\n{rx:#}");
+    assert!(rx["jitter_ms"].as_f64().is_some_and(|j| (0.0..50.0).contains(&j)), "{rx:#}");
+}
