@@ -27,12 +27,12 @@
 //! gives its second stream id 3); the client finds its streams in the
 //! results by these ids.
 //!
-//! UDP tests (`-u`, client to server) are counted by
-//! [`crate::iperf3_udp`]: packets, loss, jitter.
+//! UDP tests (`-u`) are [`crate::iperf3_udp`]'s: packets, loss and
+//! jitter counted, or (with `-R`) datagrams paced at the client's `-b`.
 //!
 //! One test runs at a time: a control connection that arrives during a
 //! test gets `ACCESS_DENIED`, like iperf3's own server. What the server
-//! cannot do (reverse UDP, `--bidir`) it refuses with `SERVER_ERROR` and
+//! cannot do (`--bidir`) it refuses with `SERVER_ERROR` and
 //! the client prints iperf3's "not implemented yet".
 //!
 //! Concurrency: the accept loop, each test's control task and each data
@@ -182,6 +182,8 @@ pub struct TestParams {
     pub len: usize,
     /// `-N`.
     pub no_delay: bool,
+    /// `-b`: bits per second per stream (UDP; 0: unlimited).
+    pub rate: u64,
     pub client_version: Option<String>,
 }
 
@@ -203,15 +205,13 @@ impl TestParams {
                 .get("len")
                 .map_or(128 * 1024, |_| usize::try_from(uint("len")).unwrap_or(usize::MAX)),
             no_delay: o.bool("nodelay").unwrap_or(false),
+            rate: uint("bandwidth"),
             client_version: o.str("client_version").map(String::from),
         }
     }
 
     /// The iperf3 error number for a test this server will not run.
     pub fn refusal(&self) -> Option<(u32, &'static str)> {
-        if self.udp && self.reverse {
-            return Some((ierr::UNIMPLEMENTED, "reverse UDP tests are not implemented"));
-        }
         if self.bidirectional {
             return Some((ierr::UNIMPLEMENTED, "bidirectional tests are not implemented"));
         }
@@ -806,8 +806,8 @@ async fn test_steps(
     exchange_results(net, cfg, control, report, congestion, cpu0).await
 }
 
-/// A UDP test (client to server): the streams say hello on our port,
-/// then we count their datagrams until `TEST_END`.
+/// A UDP test: the streams say hello on our port, then we count their
+/// datagrams (or send ours, `-R`) until `TEST_END`.
 async fn udp_steps(net: &Net, cfg: &Iperf3Config, control: &mut TcpStream, report: &mut TestReport) -> Result<(), Iperf3Error> {
     let params = report.params.clone();
     let sock = net.udp_bind(cfg.local)?;
@@ -825,12 +825,26 @@ async fn udp_steps(net: &Net, cfg: &Iperf3Config, control: &mut TcpStream, repor
     let reset = || stats.borrow_mut().iter_mut().for_each(UdpStreamStats::reset);
     let result = {
         let mut end = pin!(run_until_end(net, control, &params, &mut started, &reset));
-        let mut counting = pin!(crate::iperf3_udp::receive(&sock, &peers, &stats, || net.now()));
+        let mut block = vec![0u8; params.len.max(crate::iperf3_udp::UDP_HEADER_LEN)];
+        RandomStream::new(cfg.seed).fill(&mut block);
+        let mut moving: core::pin::Pin<Box<dyn Future<Output = mnet::Error> + '_>> = if params.reverse {
+            Box::pin(crate::iperf3_udp::send(
+                net,
+                &sock,
+                &peers,
+                &mut block,
+                params.rate,
+                params.byte_budget(),
+                &stats,
+            ))
+        } else {
+            Box::pin(crate::iperf3_udp::receive(&sock, &peers, &stats, || net.now()))
+        };
         poll_fn(|cx| {
             if let Poll::Ready(r) = end.as_mut().poll(cx) {
                 return Poll::Ready(r);
             }
-            match counting.as_mut().poll(cx) {
+            match moving.as_mut().poll(cx) {
                 Poll::Ready(e) => Poll::Ready(Err(Iperf3Error::Io(e))),
                 Poll::Pending => Poll::Pending,
             }
@@ -930,7 +944,12 @@ pub fn results_json(report: &TestReport, congestion: Option<&str>, cpu_percent: 
     j.push_str(",\"cpu_util_system\":");
     write_f64(&mut j, cpu_percent.1);
     // The sender says whether it counts retransmissions; a receiver -1.
-    let _ = write!(j, ",\"sender_has_retransmits\":{}", if report.params.reverse { 1 } else { -1 });
+    let has_retransmits = match (report.params.reverse, report.params.udp) {
+        (false, _) => -1,
+        (true, false) => 1,
+        (true, true) => 0,
+    };
+    let _ = write!(j, ",\"sender_has_retransmits\":{has_retransmits}");
     if let Some(cc) = congestion {
         j.push_str(",\"congestion_used\":");
         crate::iperf3_json::write_str(&mut j, cc);
@@ -1165,7 +1184,7 @@ mod tests {
     }
 
     #[test]
-    fn reverse_udp_is_refused_with_server_error_and_a_busy_server_denies() {
+    fn bidir_is_refused_with_server_error_and_a_busy_server_denies() {
         let (got, denied_state, report) = run(|a, b, spawner| async move {
             let events = serve_once(&b, &spawner);
             let mut ctl = a.tcp_connect(server_addr()).await.unwrap();
@@ -1175,7 +1194,7 @@ mod tests {
             let mut other = a.tcp_connect(server_addr()).await.unwrap();
             other.write_all(b"zyxwvutsrqponmlkjihgfedcba9876543210\0").await.unwrap();
             let denied_state = read_state(&mut other).await.unwrap();
-            write_json(&mut ctl, r#"{"udp":true,"reverse":true,"parallel":1,"len":1460}"#)
+            write_json(&mut ctl, r#"{"tcp":true,"bidirectional":true,"parallel":1,"len":1460}"#)
                 .await
                 .unwrap();
             let mut got = [0u8; 9];
@@ -1185,7 +1204,7 @@ mod tests {
         });
         assert_eq!(denied_state, State::AccessDenied as i8);
         assert_eq!(got, [State::ServerError.byte(), 0, 0, 0, 13, 0, 0, 0, 0]);
-        assert_eq!(report.error, Some(Iperf3Error::Refused("reverse UDP tests are not implemented")));
+        assert_eq!(report.error, Some(Iperf3Error::Refused("bidirectional tests are not implemented")));
     }
 
     #[test]
@@ -1234,6 +1253,54 @@ mod tests {
         assert!(udp.jitter < 0.001, "{udp:?}");
         assert_eq!(results.int("sender_has_retransmits"), Some(-1));
         assert_eq!(results.get("streams"), Some(&crate::iperf3_json::JsonValue::Nested));
+    }
+
+    #[test]
+    fn reverse_udp_test_paces_datagrams_at_the_asked_rate() {
+        let (got, counts, report) = run(|a, b, spawner| async move {
+            let events = serve_once(&b, &spawner);
+            let mut ctl = a.tcp_connect(server_addr()).await.unwrap();
+            ctl.write_all(COOKIE).await.unwrap();
+            expect_state(&mut ctl, State::ParamExchange).await;
+            // 800 kbit/s of 1000-byte datagrams: 100 per second.
+            write_json(
+                &mut ctl,
+                r#"{"udp":true,"reverse":true,"time":1,"parallel":1,"len":1000,"bandwidth":800000}"#,
+            )
+            .await
+            .unwrap();
+            expect_state(&mut ctl, State::CreateStreams).await;
+            let udp = a.udp_bind(SocketAddr::new(IpAddr::V4(IP_A), 40001)).unwrap();
+            udp.send_to(&crate::iperf3_udp::UDP_CONNECT_MSG, server_addr()).await.unwrap();
+            let mut buf = vec![0u8; 2048];
+            let (n, _) = udp.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"6789");
+            expect_state(&mut ctl, State::TestStart).await;
+            expect_state(&mut ctl, State::TestRunning).await;
+            let end = a.now() + Duration::from_millis(500);
+            let (mut got, mut counts) = (0u64, Vec::new());
+            while let Ok(Ok((n, _))) = timeout(&a, end - a.now(), udp.recv_from(&mut buf)).await {
+                got += n as u64;
+                counts.push(u32::from_be_bytes(buf[8..12].try_into().unwrap()));
+            }
+            ctl.write_all(&[State::TestEnd.byte()]).await.unwrap();
+            expect_state(&mut ctl, State::ExchangeResults).await;
+            write_json(&mut ctl, "{\"streams\":[]}").await.unwrap();
+            let _ = read_json(&mut ctl).await.unwrap();
+            expect_state(&mut ctl, State::DisplayResults).await;
+            ctl.write_all(&[State::IperfDone.byte()]).await.unwrap();
+            a.sleep(Duration::from_millis(50)).await;
+            (got, counts, finished(&events))
+        });
+        assert_eq!(report.error, None, "{report:?}");
+        // Half a second at 100 datagrams/s (one more may be in flight).
+        assert!((48..=52).contains(&counts.len()), "{} datagrams", counts.len());
+        assert_eq!(counts, (1..=counts.len() as u32).collect::<Vec<_>>(), "numbered from 1, in order");
+        assert_eq!(got, counts.len() as u64 * 1000);
+        let s = &report.streams[0];
+        let sent = s.udp.expect("UDP counters").packets;
+        assert!(sent >= counts.len() as u64 && sent <= counts.len() as u64 + 2, "sent {sent}");
+        assert_eq!(s.bytes, sent * 1000);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! UDP tests of the iperf3 server (`iperf3 -u`, client to server).
+//! UDP tests of the iperf3 server (`iperf3 -u`, both directions).
 //!
 //! As the iperf3 client does it (seen on the wire): after
 //! `CREATE_STREAMS` each stream's UDP socket sends the 4 bytes
@@ -8,7 +8,9 @@
 //! a packet count (32-bit big-endian, from 1). The receiver counts bytes,
 //! the highest packet count, lost and out-of-order packets, and the
 //! interarrival jitter of RFC 3550 §6.4.1 — the difference of transit
-//! times, so the two clocks need not agree.
+//! times, so the two clocks need not agree. In reverse tests (`-R`) the
+//! server sends such datagrams to each stream at the client's `-b` rate,
+//! paced every [`PACING_INTERVAL`].
 //!
 //! ```
 //! use mnet::Instant;
@@ -23,8 +25,8 @@
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
-use mnet::Instant;
 use mnet::socket::UdpSocket;
+use mnet::{Duration, Instant, Net};
 
 /// What a client's stream socket sends first ("9876").
 pub const UDP_CONNECT_MSG: [u8; 4] = *b"9876";
@@ -34,6 +36,12 @@ pub const UDP_CONNECT_REPLY: [u8; 4] = *b"6789";
 pub const UDP_HEADER_LEN: usize = 12;
 /// Largest datagram read (iperf3's UDP block limit is below 64 KiB).
 pub const UDP_MAX_DATAGRAM: usize = 65_536;
+/// How often a sending test tops up each stream to its rate (iperf3's
+/// default `pacing_timer`, 1 ms).
+pub const PACING_INTERVAL: Duration = Duration::from_millis(1);
+/// The rate used when the client asks for an unlimited one (`-b 0`),
+/// bits per second per stream.
+pub const UNLIMITED_RATE: u64 = 10_000_000_000;
 
 /// One UDP stream as the receiver counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -132,6 +140,65 @@ pub async fn receive(
             }
             Err(e) => return e,
         }
+    }
+}
+
+/// Sends `block`-sized datagrams to every peer at `rate` bits/s each
+/// until `budget` bytes (if any) are sent in total; returns only on a
+/// socket error (the caller drops it when the test ends). Counts what
+/// each stream sent into `stats` (`packets` = datagrams sent).
+pub async fn send(
+    net: &Net,
+    sock: &UdpSocket,
+    peers: &[SocketAddr],
+    block: &mut [u8],
+    rate: u64,
+    mut budget: Option<u64>,
+    stats: &core::cell::RefCell<Vec<UdpStreamStats>>,
+) -> mnet::Error {
+    let rate = if rate == 0 { UNLIMITED_RATE } else { rate };
+    let len = block.len().max(UDP_HEADER_LEN) as u64;
+    let start = net.now();
+    loop {
+        let elapsed = (net.now() - start).as_micros();
+        // Bytes each stream may have sent by now.
+        let allowed = u64::try_from(u128::from(rate) * elapsed / 8_000_000).unwrap_or(u64::MAX);
+        for (i, peer) in peers.iter().enumerate() {
+            loop {
+                let (sent, count) = match stats.borrow().get(i) {
+                    Some(s) => (s.bytes, s.packets),
+                    None => break,
+                };
+                if sent.saturating_add(len) > allowed.max(len) || budget == Some(0) {
+                    break;
+                }
+                let now = net.now().total_micros();
+                let sec = u32::try_from(now / 1_000_000).unwrap_or(u32::MAX);
+                let usec = (now % 1_000_000) as u32;
+                let header = [
+                    sec.to_be_bytes(),
+                    usec.to_be_bytes(),
+                    u32::try_from(count + 1).unwrap_or(u32::MAX).to_be_bytes(),
+                ];
+                for (dst, src) in block.chunks_mut(4).zip(header) {
+                    dst.copy_from_slice(&src);
+                }
+                match sock.send_to(block, *peer).await {
+                    Ok(()) => {}
+                    // A full queue: try again at the next tick.
+                    Err(mnet::Error::WouldBlock | mnet::Error::WouldExceedLimit) => break,
+                    Err(e) => return e,
+                }
+                if let Some(s) = stats.borrow_mut().get_mut(i) {
+                    s.bytes += len;
+                    s.packets += 1;
+                }
+                if let Some(b) = &mut budget {
+                    *b = b.saturating_sub(len);
+                }
+            }
+        }
+        net.sleep(PACING_INTERVAL).await;
     }
 }
 

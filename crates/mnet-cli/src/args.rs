@@ -60,7 +60,7 @@ pub enum Command {
     /// Accept TCP connections, write BYTES random bytes to each, close;
     /// print bytes, rate and SHA-256 per connection.
     Source(SourceArgs),
-    /// A server for the stock `iperf3 -c` client (TCP: -R, -P, -t, -n, -J; UDP: -u).
+    /// A server for the stock `iperf3 -c` client (TCP and UDP: -u, -R, -P, -t, -n, -b, -J).
     Iperf3Server(Iperf3Args),
 }
 

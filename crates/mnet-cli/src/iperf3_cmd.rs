@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Reverse tests say `sent` and add `retransmits N` to each stream line;
-//! UDP tests add `packets N lost M out-of-order K jitter J ms`;
+//! UDP tests add `packets N lost M out-of-order K jitter J ms` (reverse
+//! ones `packets N`, the datagrams sent);
 //! a failed test prints `iperf3-server: test 1 error: <what>`. With
 //! `--once` the command exits after one test: 0 when it succeeded.
 
@@ -81,7 +82,9 @@ fn report_lines(r: &TestReport) -> Vec<String> {
         if let Some(n) = s.retransmits {
             line.push_str(&format!(" retransmits {n}"));
         }
-        if let Some(u) = &s.udp {
+        if let Some(u) = s.udp.as_ref().filter(|_| r.params.reverse) {
+            line.push_str(&format!(" packets {}", u.packets));
+        } else if let Some(u) = &s.udp {
             line.push_str(&format!(
                 " packets {} lost {} out-of-order {} jitter {:.3} ms",
                 u.packets,

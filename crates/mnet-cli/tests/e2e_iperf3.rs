@@ -200,3 +200,25 @@ fn iperf3_udp_forward() {
     assert!(line.contains(&format!("packets {packets} lost {lost} ")), "{line}\n{rx:#}");
     assert!(rx["jitter_ms"].as_f64().is_some_and(|j| (0.0..50.0).contains(&j)), "{rx:#}");
 }
+
+/// `-u -R -b 20M`: mnet paces datagrams to the client at 20 Mbit/s; the
+/// client's sender numbers are mnet's, and it received about that rate.
+#[test]
+fn iperf3_udp_reverse() {
+    let Some(r) = run_iperf3(&["-u", "-R", "-t", "1", "-b", "20M"], true) else {
+        return;
+    };
+    let sent = &r.json["end"]["sum_sent"];
+    assert_eq!(bytes(sent, &["bytes"]), r.mnet_total, "{}", r.mnet_stdout);
+    // 20 Mbit/s for about a second, within pacing and timing slack.
+    assert!((1_500_000..=3_500_000).contains(&r.mnet_total), "{}", r.mnet_stdout);
+    let rx = &r.json["end"]["sum_received"];
+    let received = bytes(rx, &["packets"]);
+    let lost = bytes(rx, &["lost_packets"]);
+    assert!(received > 1000 && lost * 100 <= received, "{rx:#}");
+    let line = r.mnet_stdout.lines().find(|l| l.contains(" stream 1 ")).expect("stream line");
+    assert!(
+        line.contains(&format!(" packets {}", bytes(sent, &["packets"]))),
+        "{line}\n{sent:#}"
+    );
+}
