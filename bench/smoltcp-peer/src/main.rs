@@ -11,7 +11,8 @@
 //! Prints `listening on PORT` when ready and `done: N bytes in, M out`
 //! when the connection is closed, then exits. The loop is smoltcp's own
 //! example's: poll the interface, move data, wait on the fd until
-//! `poll_at` (no busy polling).
+//! `poll_at` (no busy polling). `SMOLTCP_PEER_DEBUG=1` prints the socket
+//! state after every poll (to stderr).
 
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
@@ -60,10 +61,7 @@ fn main() {
     let mut iface = Interface::new(config, &mut device, Instant::now());
     iface.update_ip_addrs(|a| a.push(cidr).expect("one address"));
 
-    let mut socket = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; BUFFER]),
-        tcp::SocketBuffer::new(vec![0; BUFFER]),
-    );
+    let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUFFER]), tcp::SocketBuffer::new(vec![0; BUFFER]));
     socket.set_congestion_control(tcp::CongestionControl::Cubic);
     socket.set_nagle_enabled(mode != Mode::Echo);
     socket.listen(port).expect("listen");
@@ -91,11 +89,12 @@ fn main() {
             Mode::Source(total) => {
                 while s.can_send() && bytes_out < total {
                     let left = usize::try_from(total - bytes_out).unwrap_or(usize::MAX);
-                    bytes_out += s.send(|b| {
-                        let n = b.len().min(left);
-                        (n, n)
-                    })
-                    .unwrap_or(0) as u64;
+                    bytes_out += s
+                        .send(|b| {
+                            let n = b.len().min(left);
+                            (n, n)
+                        })
+                        .unwrap_or(0) as u64;
                 }
                 if bytes_out >= total && !closing && connected {
                     s.close();
