@@ -4,7 +4,11 @@
   peer.py client send HOST PORT BYTES     write BYTES, half-close, read to EOF
   peer.py client recv HOST PORT           read to EOF
   peer.py client pingpong HOST PORT N     N round trips of 1 byte (TCP_NODELAY)
+  peer.py client conns HOST PORT SECONDS  connect and close (FIN) as fast as it can
+  peer.py client idle HOST PORT N         open N idle connections, print "open",
+                                          close them all when stdin closes
   peer.py serve sink|source|echo PORT [BYTES]   one connection (Linux <-> Linux)
+  peer.py serve accept PORT               accept and close connections forever
 
 A client prints one JSON line: {"bytes": .., "seconds": ..} or
 {"round_trips": .., "seconds": ..}; the clock runs from connect() to the
@@ -42,6 +46,33 @@ def client(kind, host, port, arg):
                 break
             total += n
         out = {"bytes": total}
+    elif kind == "conns":
+        s.close()
+        seconds = float(arg)
+        count = 1
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            c = socket.create_connection((host, port))
+            c.close()
+            count += 1
+        print(json.dumps({"connections": count, "seconds": time.perf_counter() - t0}), flush=True)
+        return
+    elif kind == "idle":
+        import resource
+
+        n = int(arg)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), max(hard, n + 100)))
+        conns = [s]
+        for _ in range(n - 1):
+            conns.append(socket.create_connection((host, port)))
+        print("open", flush=True)
+        sys.stdin.read()
+        for c in conns:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.close()
+        print(json.dumps({"connections": n, "seconds": time.perf_counter() - t0}), flush=True)
+        return
     elif kind == "pingpong":
         count = int(arg)
         for _ in range(count):
@@ -63,8 +94,12 @@ def serve(kind, port, arg):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("0.0.0.0", port))
-    ls.listen(1)
+    ls.listen(1024)
     print("listening on %d" % port, flush=True)
+    if kind == "accept":
+        while True:
+            c, _ = ls.accept()
+            c.close()
     s, _ = ls.accept()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if kind == "sink":
