@@ -49,13 +49,20 @@ def client(kind, host, port, arg):
     elif kind == "conns":
         s.close()
         seconds = float(arg)
-        count = 1
+        count, failed = 1, {}
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            c = socket.create_connection((host, port))
+            try:
+                c = socket.create_connection((host, port))
+            except OSError as e:
+                # Counted, not fatal: a rate test must finish to say so.
+                failed[e.strerror] = failed.get(e.strerror, 0) + 1
+                if sum(failed.values()) >= 1000:
+                    break
+                continue
             c.close()
             count += 1
-        print(json.dumps({"connections": count, "seconds": time.perf_counter() - t0}), flush=True)
+        print(json.dumps({"connections": count, "failed": failed, "seconds": time.perf_counter() - t0}), flush=True)
         return
     elif kind == "idle":
         import resource

@@ -94,6 +94,9 @@ pub const CONTROL_KEEPALIVE: Duration = Duration::from_secs(10);
 pub const RECV_CHUNK: usize = 128 * 1024;
 /// Accept-queue length of the listener.
 pub const BACKLOG: usize = MAX_STREAMS + 8;
+/// Accepted connections that may wait for their cookie at once; more are
+/// reset (a test needs at most MAX_STREAMS + 1).
+pub const MAX_HANDSHAKES: usize = MAX_STREAMS + 16;
 
 /// The control connection's state bytes (iperf3's numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,6 +348,8 @@ struct Server {
     active: Option<Active>,
     tests: u64,
     failed: u64,
+    /// Connections waiting for their cookie (at most [`MAX_HANDSHAKES`]).
+    handshakes: usize,
     /// The accept loop of a `--once` server, waiting for its test.
     done_waker: Option<Waker>,
     finished_once: bool,
@@ -379,6 +384,15 @@ pub async fn iperf3_server(
         };
         let Some(accepted) = accepted else { break };
         let (stream, peer) = accepted?;
+        {
+            let mut s = server.borrow_mut();
+            if s.handshakes >= MAX_HANDSHAKES {
+                drop(s);
+                stream.abort();
+                continue;
+            }
+            s.handshakes += 1;
+        }
         let (net2, spawner2, server2, events) = (net.clone(), spawner.clone(), server.clone(), on_event.clone());
         spawner.spawn(async move {
             dispatch(net2, spawner2, cfg, server2, events, stream, peer).await;
@@ -403,10 +417,9 @@ async fn dispatch(
     peer: SocketAddr,
 ) {
     let mut cookie = [0u8; COOKIE_SIZE];
-    if !matches!(
-        timeout(&net, HANDSHAKE_TIMEOUT, read_exact(&mut stream, &mut cookie)).await,
-        Ok(Ok(()))
-    ) {
+    let got = timeout(&net, HANDSHAKE_TIMEOUT, read_exact(&mut stream, &mut cookie)).await;
+    server.borrow_mut().handshakes -= 1;
+    if !matches!(got, Ok(Ok(()))) {
         stream.abort();
         return;
     }
