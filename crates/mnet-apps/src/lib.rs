@@ -9,6 +9,9 @@
 extern crate alloc;
 
 pub mod echo_client;
+pub mod iperf3;
+pub mod iperf3_json;
+pub mod iperf3_udp;
 pub mod ping;
 pub mod sink;
 pub mod source;

@@ -86,6 +86,8 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = parse_seconds)]
         wait: f64,
     },
+    /// A server for the stock `iperf3 -c` client (TCP and UDP: -u, -R, -P, -t, -n, -b, -J).
+    Iperf3Server(Iperf3Args),
 }
 
 /// The value of `--ipv6`.
@@ -128,6 +130,16 @@ fn parse_hex(s: &str) -> Result<HexBytes, String> {
         .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(bad))
         .collect::<Result<Vec<u8>, String>>()
         .map(HexBytes)
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Iperf3Args {
+    /// The TCP port to listen on.
+    #[arg(long, value_name = "P", default_value_t = mnet_apps::iperf3::DEFAULT_PORT)]
+    pub port: u16,
+    /// Serve one test, then exit (0 when it succeeded).
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// `--port P [--limit N]`: the flags every TCP server shares.
@@ -272,6 +284,17 @@ mod tests {
         assert_eq!(Cli::try_parse_from(["mnet", "addresses"]).unwrap().ipv6, Ipv6Arg::Eui64);
         assert!(Cli::try_parse_from(["mnet", "--ipv6", "10.0.0.1/24", "addresses"]).is_err());
         assert!(Cli::try_parse_from(["mnet", "--ipv6-secret", "0g", "addresses"]).is_err());
+        match Cli::try_parse_from(["mnet", "iperf3-server"]).unwrap().command {
+            Command::Iperf3Server(a) => assert_eq!((a.port, a.once), (5201, false)),
+            c => panic!("{c:?}"),
+        }
+        match Cli::try_parse_from(["mnet", "iperf3-server", "--port", "5300", "--once"])
+            .unwrap()
+            .command
+        {
+            Command::Iperf3Server(a) => assert_eq!((a.port, a.once), (5300, true)),
+            c => panic!("{c:?}"),
+        }
         assert!(Cli::try_parse_from(["mnet", "sink", "--port", "1", "--limit", "0"]).is_err());
     }
 }

@@ -7,6 +7,7 @@
 mod args;
 mod demo;
 mod host;
+mod iperf3_cmd;
 mod logger;
 mod ping_cmd;
 mod tcp_cmds;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Sink(a) => tcp_cmds::sink(&cli, a),
         Command::Source(a) => tcp_cmds::source(&cli, a),
         Command::Addresses { wait } => host::addresses(&cli, *wait),
+        Command::Iperf3Server(a) => iperf3_cmd::run(&cli, a),
     };
     ExitCode::from(code)
 }
