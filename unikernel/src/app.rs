@@ -18,7 +18,7 @@ use mnet_apps::tcp_server::{ServerConfig, ServerEvent};
 
 use crate::virtio_net::VirtioNet;
 use crate::{clock, interrupts, println, virtio};
-use mnet_unikernel::cmdline::{App, Cmd};
+use mnet_unikernel::cmdline::{App, Cmd, Ipv6Arg};
 
 /// The longest `hlt` when the NIC's interrupt is routed (a timer then
 /// wakes the executor even with no deadline).
@@ -223,6 +223,24 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + u64::from(page[0])
 }
 
+/// The stack's IPv6 configuration from `--ipv6` and `--ipv6-gateway`,
+/// with the meanings the `mnet` command gives them.
+fn ipv6_config(cmd: &Cmd) -> mnet::config::Ipv6Config {
+    use mnet::config::{Ipv6Config, Ipv6Mode};
+    let mode = match cmd.ipv6 {
+        Ipv6Arg::None => Ipv6Mode::Disabled,
+        Ipv6Arg::Eui64 | Ipv6Arg::Static(_) => Ipv6Mode::Eui64,
+        Ipv6Arg::Opaque => Ipv6Mode::Opaque {
+            secret: clock::seed().to_vec(),
+        },
+    };
+    Ipv6Config {
+        mode,
+        gateway: cmd.ipv6_gateway,
+        ..Ipv6Config::default()
+    }
+}
+
 /// Bring up the NIC and the stack, run the application, return its status.
 pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     let Some(found) = virtio::find(cmdline) else {
@@ -231,7 +249,7 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     };
     let virtio::Found { transport, irq, what } = found;
     log::debug!("found the NIC");
-    let nic = match VirtioNet::new(transport) {
+    let nic = match VirtioNet::new(transport, !cmd.no_offload) {
         Ok(n) => n,
         Err(e) => {
             println!("mnet-unikernel: virtio-net: {e}");
@@ -246,10 +264,16 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
         config.addresses.push(c);
     }
     config.ipv4_gateway = cmd.ipv4_gateway;
+    config.ipv6 = ipv6_config(cmd);
+    if let Ipv6Arg::Static(c) = cmd.ipv6 {
+        config.addresses.push(c);
+    }
     let net = Net::new(Stack::new(config, clock::now()));
     log::debug!("stack created");
     log::info!(
-        "{what} NIC {mac}, interrupt {}",
+        "{what} NIC {mac}, features {:#x}, offloads {}, interrupt {}",
+        nic.features(),
+        mnet_unikernel::net_features::summary(nic.features()),
         if nic_irq {
             alloc::format!("{irq:?}")
         } else {
