@@ -6,8 +6,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use mnet::link::{ChecksumCaps, DeviceCapabilities, FrameMeta};
 use mnet::link::device::VIRTIO_NET_HDR_LEN;
+use mnet::link::{ChecksumCaps, DeviceCapabilities, FrameMeta};
 
 /// Feature bits (virtio 1.x §5.1.3 and §6).
 pub mod bit {
@@ -185,7 +185,14 @@ mod tests {
 
         let none = select(QEMU_TAP, false);
         assert_eq!(none, bit::MAC | bit::STATUS | bit::VERSION_1);
-        assert_eq!(capabilities(none, 64), DeviceCapabilities { mtu: 1500, max_batch: 64, ..DeviceCapabilities::default() });
+        assert_eq!(
+            capabilities(none, 64),
+            DeviceCapabilities {
+                mtu: 1500,
+                max_batch: 64,
+                ..DeviceCapabilities::default()
+            }
+        );
         assert!(!rx_gso(none));
         assert_eq!(summary(none), "none");
 

@@ -208,7 +208,9 @@ impl Device for VirtioNet {
             // SAFETY: the same buffer as added for this token.
             match unsafe { self.rx.pop_used(token, &[], &mut [&mut buf[..]]) } {
                 Ok(len) => {
-                    let meta = buf.get(..len as usize).and_then(|b| net_features::rx_meta(b, self.hdr_len, self.features));
+                    let meta = buf
+                        .get(..len as usize)
+                        .and_then(|b| net_features::rx_meta(b, self.hdr_len, self.features));
                     match (meta, buf.get(self.hdr_len..len as usize)) {
                         (Some(meta), Some(frame)) => {
                             sink(&meta, frame);
