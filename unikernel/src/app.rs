@@ -81,6 +81,24 @@ fn mbit_per_s(bytes: u64, d: Duration) -> f64 {
     if secs <= 0.0 { 0.0 } else { bytes as f64 * 8.0 / secs / 1e6 }
 }
 
+/// How long a client waits for duplicate address detection before it
+/// talks IPv6. RFC 4862 §5.4: a random delay of up to
+/// MAX_RTR_SOLICITATION_DELAY (1 s), then one probe and RetransTimer (1 s)
+/// of waiting; with margin.
+pub const DAD_WAIT: Duration = Duration::from_secs(4);
+
+/// Before a client talks IPv6: wait (at most [`DAD_WAIT`]) until duplicate
+/// address detection has finished, so that our addresses are usable.
+async fn wait_for_ipv6(net: &Net, dst: core::net::IpAddr) {
+    if !dst.is_ipv6() {
+        return;
+    }
+    let deadline = net.now() + DAD_WAIT;
+    while net.with(|s| s.ipv6_status().dad_pending) && net.now() < deadline {
+        net.sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Wait (at most [`CLOSE_LINGER`]) until no connection but TIME_WAIT is left.
 async fn linger(net: &Net) {
     let end = net.now() + CLOSE_LINGER;
@@ -158,6 +176,7 @@ async fn run_app(app: App, net: Net, spawner: Spawner) -> u8 {
             }
         }
         App::EchoClient { server, bytes } => {
+            wait_for_ipv6(&net, server.ip()).await;
             let cfg = EchoClientConfig::new(server, bytes, RandomStream::new(clock::seed()));
             let r = echo_client(&net, &cfg).await;
             linger(&net).await;

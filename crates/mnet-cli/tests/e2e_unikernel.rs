@@ -4,7 +4,7 @@
 //! (fragmented) UDP echo, two unikernels on one bridge (echo-client
 //! against echo-server), and a deliberate guest fault that must print the
 //! fault and fail; over IPv6 (a static fd00:: address) Linux pings it and
-//! runs a TCP echo. The echo servers run with the virtio-net offloads QEMU
+//! runs a TCP echo, and its echo-client runs against socat. The echo servers run with the virtio-net offloads QEMU
 //! offers (checksums, TSO, coalesced receive) and the log must say so.
 //! `boot_to_ping_and_throughput` measures the numbers the unikernel issue
 //! asks for, with and without offloads, and prints them (no timing
@@ -410,7 +410,10 @@ fn boot_to_ping_and_throughput() {
     // on a loaded machine: at least two segments per frame on average.
     let segments = (BYTES / 1460) as u64;
     assert!(plain_frames.0 >= segments && plain_frames.1 >= segments, "{plain_frames:?}");
-    assert!(offload_frames.0 < segments / 2 && offload_frames.1 < segments / 2, "{offload_frames:?}");
+    assert!(
+        offload_frames.0 < segments / 2 && offload_frames.1 < segments / 2,
+        "{offload_frames:?}"
+    );
 
     let tap_net = TapNet::new();
     let mnet = tap_net.spawn_tcp_server(&["echo-server", "--port", "7"]);
@@ -422,7 +425,8 @@ fn boot_to_ping_and_throughput() {
 
 /// IPv6: `--ipv6 fd00:a:b::2/64`; Linux (fd00:a:b::1, no DAD) pings the
 /// static address (also 3000 bytes: fragments) and runs a 1 MiB TCP echo
-/// over IPv6 (TSO and coalesced receive for TCPv6), verified by SHA-256.
+/// over IPv6 (TSO and coalesced receive for TCPv6), verified by SHA-256;
+/// then the unikernel's echo-client runs 1 MiB against socat on Linux.
 #[test]
 fn ipv6_ping_and_tcp_echo() {
     if !ready() {
@@ -463,4 +467,35 @@ fn ipv6_ping_and_tcp_echo() {
     // The peer is Linux's IPv6 address (not an IPv4-mapped one).
     assert!(uk.stdout().contains(&format!("from [{linux6}]:")), "{}", uk.report());
     assert!(uk.is_running(), "the unikernel stopped:\n{}", uk.report());
+    drop(uk);
+
+    // The other way: the unikernel's echo-client (which waits for DAD)
+    // against a Linux echo server on fd00:a:b::1.
+    if !require_root_and_tools(&["socat", "ss"]) {
+        return;
+    }
+    let server = net
+        .ns
+        .spawn_captured(&["socat", &format!("TCP6-LISTEN:7,bind=[{linux6}],reuseaddr,fork"), "EXEC:cat"]);
+    assert!(
+        net.ns.wait_tcp_listening(7, Duration::from_secs(5)),
+        "socat did not listen:\n{}",
+        server.report()
+    );
+    let target = format!("[{linux6}]:7");
+    let mut client = spawn_on(&net, &["--ipv6", &ipv6, "echo-client", &target, "--bytes", "1M"]);
+    let status = client.wait_exit(Duration::from_secs(60));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "echo-client:\n{}\nsocat:\n{}",
+        client.report(),
+        server.report()
+    );
+    assert!(client.stdout().contains(&format!("from [{uk6}]:")), "{}", client.report());
+    assert!(client.stdout().contains("echo-client: echo matches"), "{}", client.report());
+    say(&format!(
+        "unikernel: echo-client over IPv6 against socat: {}",
+        client.stdout().lines().find(|l| l.contains("Mbit/s")).unwrap_or("?")
+    ));
 }
