@@ -242,7 +242,8 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + u64::from(page[0])
 }
 
-/// The stack's IPv6 configuration from `--ipv6` and `--ipv6-gateway`,
+/// The stack's IPv6 configuration from `--ipv6`, `--ipv6-secret`,
+/// `--no-slaac` and `--ipv6-gateway`,
 /// with the meanings the `mnet` command gives them.
 fn ipv6_config(cmd: &Cmd) -> mnet::config::Ipv6Config {
     use mnet::config::{Ipv6Config, Ipv6Mode};
@@ -250,11 +251,12 @@ fn ipv6_config(cmd: &Cmd) -> mnet::config::Ipv6Config {
         Ipv6Arg::None => Ipv6Mode::Disabled,
         Ipv6Arg::Eui64 | Ipv6Arg::Static(_) => Ipv6Mode::Eui64,
         Ipv6Arg::Opaque => Ipv6Mode::Opaque {
-            secret: clock::seed().to_vec(),
+            secret: cmd.ipv6_secret.clone().unwrap_or_else(|| clock::seed().to_vec()),
         },
     };
     Ipv6Config {
         mode,
+        slaac: !cmd.no_slaac,
         gateway: cmd.ipv6_gateway,
         ..Ipv6Config::default()
     }
