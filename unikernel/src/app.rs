@@ -18,7 +18,7 @@ use mnet_apps::tcp_server::{ServerConfig, ServerEvent};
 
 use crate::virtio_net::VirtioNet;
 use crate::{clock, interrupts, println, virtio};
-use mnet_unikernel::cmdline::{App, Cmd};
+use mnet_unikernel::cmdline::{App, Cmd, Ipv6Arg};
 
 /// The longest `hlt` when the NIC's interrupt is routed (a timer then
 /// wakes the executor even with no deadline).
@@ -79,6 +79,24 @@ fn hex(bytes: &[u8]) -> String {
 fn mbit_per_s(bytes: u64, d: Duration) -> f64 {
     let secs = d.as_secs_f64();
     if secs <= 0.0 { 0.0 } else { bytes as f64 * 8.0 / secs / 1e6 }
+}
+
+/// How long a client waits for duplicate address detection before it
+/// talks IPv6. RFC 4862 §5.4: a random delay of up to
+/// MAX_RTR_SOLICITATION_DELAY (1 s), then one probe and RetransTimer (1 s)
+/// of waiting; with margin.
+pub const DAD_WAIT: Duration = Duration::from_secs(4);
+
+/// Before a client talks IPv6: wait (at most [`DAD_WAIT`]) until duplicate
+/// address detection has finished, so that our addresses are usable.
+async fn wait_for_ipv6(net: &Net, dst: core::net::IpAddr) {
+    if !dst.is_ipv6() {
+        return;
+    }
+    let deadline = net.now() + DAD_WAIT;
+    while net.with(|s| s.ipv6_status().dad_pending) && net.now() < deadline {
+        net.sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Wait (at most [`CLOSE_LINGER`]) until no connection but TIME_WAIT is left.
@@ -158,6 +176,7 @@ async fn run_app(app: App, net: Net, spawner: Spawner) -> u8 {
             }
         }
         App::EchoClient { server, bytes } => {
+            wait_for_ipv6(&net, server.ip()).await;
             let cfg = EchoClientConfig::new(server, bytes, RandomStream::new(clock::seed()));
             let r = echo_client(&net, &cfg).await;
             linger(&net).await;
@@ -223,6 +242,26 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + u64::from(page[0])
 }
 
+/// The stack's IPv6 configuration from `--ipv6`, `--ipv6-secret`,
+/// `--no-slaac` and `--ipv6-gateway`,
+/// with the meanings the `mnet` command gives them.
+fn ipv6_config(cmd: &Cmd) -> mnet::config::Ipv6Config {
+    use mnet::config::{Ipv6Config, Ipv6Mode};
+    let mode = match cmd.ipv6 {
+        Ipv6Arg::None => Ipv6Mode::Disabled,
+        Ipv6Arg::Eui64 | Ipv6Arg::Static(_) => Ipv6Mode::Eui64,
+        Ipv6Arg::Opaque => Ipv6Mode::Opaque {
+            secret: cmd.ipv6_secret.clone().unwrap_or_else(|| clock::seed().to_vec()),
+        },
+    };
+    Ipv6Config {
+        mode,
+        slaac: !cmd.no_slaac,
+        gateway: cmd.ipv6_gateway,
+        ..Ipv6Config::default()
+    }
+}
+
 /// Bring up the NIC and the stack, run the application, return its status.
 pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     let Some(found) = virtio::find(cmdline) else {
@@ -231,7 +270,7 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
     };
     let virtio::Found { transport, irq, what } = found;
     log::debug!("found the NIC");
-    let nic = match VirtioNet::new(transport) {
+    let nic = match VirtioNet::new(transport, !cmd.no_offload) {
         Ok(n) => n,
         Err(e) => {
             println!("mnet-unikernel: virtio-net: {e}");
@@ -246,10 +285,16 @@ pub fn run(cmd: &Cmd, cmdline: &str) -> u8 {
         config.addresses.push(c);
     }
     config.ipv4_gateway = cmd.ipv4_gateway;
+    config.ipv6 = ipv6_config(cmd);
+    if let Ipv6Arg::Static(c) = cmd.ipv6 {
+        config.addresses.push(c);
+    }
     let net = Net::new(Stack::new(config, clock::now()));
     log::debug!("stack created");
     log::info!(
-        "{what} NIC {mac}, interrupt {}",
+        "{what} NIC {mac}, features {:#x}, offloads {}, interrupt {}",
+        nic.features(),
+        mnet_unikernel::net_features::summary(nic.features()),
         if nic_irq {
             alloc::format!("{irq:?}")
         } else {

@@ -2,7 +2,9 @@
 //! application and its arguments.
 //!
 //! ```text
-//! [--ipv4 CIDR] [--ipv4-gateway IP] [--mac MAC] [-v|-vv] APP [ARGS]
+//! [--ipv4 CIDR] [--ipv4-gateway IP] [--ipv6 MODE] [--ipv6-secret HEX]
+//! [--no-slaac] [--ipv6-gateway IP] [--mac MAC] [--no-offload] [-v|-vv] APP [ARGS]
+//! MODE: none | eui64 (the default) | opaque | ADDR/PREFIX
 //! APP: udp-echo --port P
 //!      echo-server --port P [--limit N]
 //!      echo-client HOST:PORT [--bytes N]
@@ -13,11 +15,12 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::{Ipv4Addr, SocketAddr};
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use mnet::wire::{EthernetAddress, IpCidr};
 
-pub const USAGE: &str = "usage: [--ipv4 CIDR] [--ipv4-gateway IP] [--mac MAC] [-v] \
+pub const USAGE: &str = "usage: [--ipv4 CIDR] [--ipv4-gateway IP] [--ipv6 none|eui64|opaque|ADDR/PREFIX] \
+[--ipv6-secret HEX] [--no-slaac] [--ipv6-gateway IP] [--mac MAC] [--no-offload] [-v] \
 (udp-echo --port P | echo-server --port P [--limit N] | echo-client HOST:PORT [--bytes N] | fault [stack])";
 
 /// The application to run.
@@ -41,14 +44,65 @@ pub enum App {
     },
 }
 
+/// The value of `--ipv6`, as for the `mnet` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ipv6Arg {
+    /// No IPv6.
+    None,
+    /// A link-local address from the MAC (modified EUI-64), plus SLAAC.
+    #[default]
+    Eui64,
+    /// RFC 7217 stable opaque identifiers (keyed by `--ipv6-secret`, or
+    /// random per boot).
+    Opaque,
+    /// A static address in addition to the EUI-64 link-local one.
+    Static(IpCidr),
+}
+
+fn parse_ipv6(v: &str) -> Result<Ipv6Arg, String> {
+    match v {
+        "none" => Ok(Ipv6Arg::None),
+        "eui64" => Ok(Ipv6Arg::Eui64),
+        "opaque" => Ok(Ipv6Arg::Opaque),
+        _ => {
+            let c: IpCidr = parse_value(v, "--ipv6")?;
+            if !c.address().is_ipv6() {
+                return Err(format!("--ipv6: '{c}' is not IPv6"));
+            }
+            Ok(Ipv6Arg::Static(c))
+        }
+    }
+}
+
 /// Everything the command line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
     pub ipv4: Option<IpCidr>,
     pub ipv4_gateway: Option<Ipv4Addr>,
+    pub ipv6: Ipv6Arg,
+    pub ipv6_gateway: Option<Ipv6Addr>,
+    /// `--ipv6-secret HEX`: the key of `--ipv6 opaque`.
+    pub ipv6_secret: Option<Vec<u8>>,
+    /// `--no-slaac`: form no addresses from advertised prefixes.
+    pub no_slaac: bool,
     pub mac: Option<EthernetAddress>,
+    /// `--no-offload`: negotiate no checksum or segmentation offload.
+    pub no_offload: bool,
     pub verbose: u8,
     pub app: App,
+}
+
+/// Bytes written as hex digits, two per byte (at least one byte).
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let digits = s.as_bytes();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    let nibble = |c: u8| char::from(c).to_digit(16);
+    digits
+        .chunks_exact(2)
+        .map(|pair| Some(((nibble(pair[0])? << 4) | nibble(pair[1])?) as u8))
+        .collect()
 }
 
 /// A byte count: digits, optionally followed by K, M or G (binary multiples).
@@ -78,6 +132,8 @@ pub fn parse(cmdline: &str) -> Result<Cmd, String> {
         .collect();
     let mut it = words.into_iter();
     let (mut ipv4, mut ipv4_gateway, mut mac, mut verbose) = (None, None, None, 0u8);
+    let (mut ipv6, mut ipv6_gateway, mut no_offload) = (Ipv6Arg::default(), None, false);
+    let (mut ipv6_secret, mut no_slaac) = (None, false);
     let app_name = loop {
         let Some(w) = it.next() else {
             return Err(String::from("no application given"));
@@ -91,7 +147,15 @@ pub fn parse(cmdline: &str) -> Result<Cmd, String> {
                 ipv4 = Some(c);
             }
             "--ipv4-gateway" => ipv4_gateway = Some(parse_value(value(&mut it, w)?, w)?),
+            "--ipv6" => ipv6 = parse_ipv6(value(&mut it, w)?)?,
+            "--ipv6-gateway" => ipv6_gateway = Some(parse_value(value(&mut it, w)?, w)?),
             "--mac" => mac = Some(parse_value(value(&mut it, w)?, w)?),
+            "--no-offload" => no_offload = true,
+            "--ipv6-secret" => {
+                let v = value(&mut it, w)?;
+                ipv6_secret = Some(parse_hex(v).ok_or_else(|| format!("--ipv6-secret: '{v}' is not an even number of hex digits"))?);
+            }
+            "--no-slaac" => no_slaac = true,
             "-v" | "--verbose" => verbose = verbose.saturating_add(1),
             "-vv" => verbose = verbose.saturating_add(2),
             app => break app,
@@ -134,7 +198,12 @@ pub fn parse(cmdline: &str) -> Result<Cmd, String> {
     Ok(Cmd {
         ipv4,
         ipv4_gateway,
+        ipv6,
+        ipv6_gateway,
+        ipv6_secret,
+        no_slaac,
         mac,
+        no_offload,
         verbose,
         app,
     })
@@ -186,6 +255,20 @@ mod tests {
         assert_eq!(c.mac, Some(EthernetAddress([2, 0, 0, 0, 0, 2])));
         assert_eq!(c.verbose, 1);
         assert_eq!(c.app, App::EchoServer { port: 7, limit: Some(3) });
+        assert_eq!((c.ipv6, c.ipv6_gateway, c.no_offload), (Ipv6Arg::Eui64, None, false));
+        let c = cmd("--ipv6 fd00::2/64 --ipv6-gateway fd00::1 --no-offload udp-echo --port 7");
+        assert_eq!(c.ipv6, Ipv6Arg::Static("fd00::2/64".parse().unwrap()));
+        assert_eq!(c.ipv6_gateway, Some("fd00::1".parse().unwrap()));
+        assert!(c.no_offload);
+        assert_eq!((c.ipv6_secret.clone(), c.no_slaac), (None, false));
+        let c = cmd("--ipv6 opaque --ipv6-secret 00ff7A --no-slaac udp-echo --port 7");
+        assert_eq!(
+            (c.ipv6, c.ipv6_secret, c.no_slaac),
+            (Ipv6Arg::Opaque, Some(alloc::vec![0, 255, 0x7a]), true)
+        );
+        assert_eq!(cmd("--ipv6 none udp-echo --port 7").ipv6, Ipv6Arg::None);
+        assert_eq!(cmd("--ipv6 opaque udp-echo --port 7").ipv6, Ipv6Arg::Opaque);
+        assert_eq!(cmd("--ipv6 eui64 udp-echo --port 7").ipv6, Ipv6Arg::Eui64);
         assert_eq!(cmd("udp-echo --port 9").app, App::UdpEcho { port: 9 });
         assert_eq!(
             cmd("-vv echo-client 10.0.0.1:7 --bytes 64K").app,
@@ -226,6 +309,12 @@ mod tests {
             ("--ipv4 fd00::2/64 udp-echo --port 7", "not IPv4"),
             ("--ipv4 10.0.0.2 udp-echo --port 7", "not valid"),
             ("--mac zz udp-echo --port 7", "not valid"),
+            ("--ipv6 10.0.0.2/24 udp-echo --port 7", "not IPv6"),
+            ("--ipv6 slaac udp-echo --port 7", "not valid"),
+            ("--ipv6-gateway 10.0.0.1 udp-echo --port 7", "not valid"),
+            ("--ipv6-secret 0g udp-echo --port 7", "hex"),
+            ("--ipv6-secret abc udp-echo --port 7", "hex"),
+            ("--ipv6-secret é1 udp-echo --port 7", "hex"),
             ("echo-client", "needs HOST:PORT"),
             ("echo-client 10.0.0.1:7 --bytes 1T", "not a byte count"),
             ("echo-client 10.0.0.1:7 --bytes 99999999999999999999G", "not a byte count"),

@@ -10,3 +10,4 @@ extern crate alloc;
 pub mod civil;
 pub mod cmdline;
 pub mod exit_code;
+pub mod net_features;

@@ -10,11 +10,21 @@
 //! would never be notified). Without EVENT_IDX the device says through
 //! `VRING_USED_F_NO_NOTIFY` when it needs no notification.
 //!
-//! Buffers: [`QUEUE_SIZE`] receive buffers stay posted; each received
+//! Offloads (feature choice and header mapping in `net_features`, a
+//! library unit-tested on the host): checksum offload both ways (CSUM,
+//! GUEST_CSUM), segmentation (HOST_TSO4/6) and coalesced receive
+//! (GUEST_TSO4/6) when the device offers them; `offload: false` takes
+//! none. Each buffer starts with the virtio-net header, mapped to and from
+//! mnet's `FrameMeta`.
+//!
+//! Buffers: [`QUEUE_SIZE`] receive buffers stay posted ([`BUF_LEN`]
+//! bytes, or [`RX_BUF_LEN_GSO`] with coalesced receive, where
+//! [`RX_BUFS_GSO`] of them are posted to bound memory); each received
 //! frame is handed to the engine and its buffer posted again. Transmit
-//! copies each frame (after a zeroed header: no offloads yet) into one of
-//! [`QUEUE_SIZE`] transmit buffers, reclaimed as the device completes
-//! them; with all in flight `transmit` answers `TxError::Full`.
+//! copies the header and each frame into one of [`QUEUE_SIZE`] transmit
+//! buffers (each grows to the largest frame it carried: a super-segment
+//! is up to 64 KiB), reclaimed as the device completes them; with all in
+//! flight `transmit` answers `TxError::Full`.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -22,6 +32,7 @@ use alloc::vec::Vec;
 
 use bitflags::bitflags;
 use mnet::link::{Device, DeviceCapabilities, FrameMeta, TxError};
+use mnet_unikernel::net_features::{self, BUF_LEN, RX_BUF_LEN_GSO, bit};
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::{SomeTransport, Transport};
 
@@ -29,10 +40,9 @@ use crate::virtio::IdentityHal;
 
 /// Descriptors per virtqueue (and buffers per direction).
 pub const QUEUE_SIZE: usize = 256;
-/// One buffer: the virtio-net header and a 1514-byte frame fit.
-pub const BUF_LEN: usize = 2048;
-/// The Ethernet payload size this driver supports (no jumbo frames).
-pub const MTU: usize = 1500;
+/// Receive buffers posted with coalesced receive ([`RX_BUF_LEN_GSO`]
+/// bytes each: 8 MiB in all).
+pub const RX_BUFS_GSO: usize = 128;
 /// Frames handed to the engine per `receive_batch` at most.
 pub const MAX_BATCH: usize = 64;
 
@@ -41,22 +51,13 @@ const RECEIVEQ: u16 = 0;
 const TRANSMITQ: u16 = 1;
 
 bitflags! {
-    /// The feature bits this driver negotiates (virtio 1.x §5.1.3, §6).
+    /// Feature bits as `virtio-drivers` wants them (the values are in
+    /// `net_features::bit`, which decides which ones to accept).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     struct Features: u64 {
-        /// VIRTIO_NET_F_MAC: the device has a MAC address in its config.
-        const MAC = 1 << 5;
-        /// VIRTIO_NET_F_STATUS: the link status field exists.
-        const STATUS = 1 << 16;
-        /// VIRTIO_F_VERSION_1: the modern interface (12-byte header).
-        const VERSION_1 = 1 << 32;
+        const _ = !0;
     }
 }
-
-/// `struct virtio_net_hdr` without `num_buffers` (legacy, no MRG_RXBUF).
-const HDR_LEN_LEGACY: usize = 10;
-/// With `num_buffers` (VERSION_1).
-const HDR_LEN_MODERN: usize = 12;
 
 type Queue = VirtQueue<IdentityHal, QUEUE_SIZE>;
 
@@ -66,13 +67,15 @@ pub struct VirtioNet {
     rx: Queue,
     tx: Queue,
     hdr_len: usize,
+    /// The negotiated feature bits.
+    features: u64,
     mac: [u8; 6],
     rx_bufs: Vec<Box<[u8]>>,
     /// Receive buffer index by descriptor token (head index).
     rx_by_token: Vec<Option<u16>>,
-    tx_bufs: Vec<Box<[u8]>>,
+    tx_bufs: Vec<Vec<u8>>,
     /// (buffer index, length) by descriptor token.
-    tx_by_token: Vec<Option<(u16, u16)>>,
+    tx_by_token: Vec<Option<(u16, usize)>>,
     tx_free: Vec<u16>,
     /// Buffers were added since the last notification.
     rx_unnotified: bool,
@@ -82,11 +85,15 @@ pub struct VirtioNet {
 }
 
 impl VirtioNet {
-    /// Initialise the device (virtio 1.x §3.1.1) and post every receive buffer.
-    pub fn new(mut transport: SomeTransport<'static>) -> Result<Self, virtio_drivers::Error> {
-        let negotiated = transport.begin_init(Features::MAC | Features::STATUS | Features::VERSION_1);
+    /// Initialise the device (virtio 1.x §3.1.1), with the offloads it
+    /// offers unless `offload` is false, and post every receive buffer.
+    pub fn new(mut transport: SomeTransport<'static>, offload: bool) -> Result<Self, virtio_drivers::Error> {
+        let offered = transport.read_device_features();
+        let features = transport
+            .begin_init(Features::from_bits_retain(net_features::select(offered, offload)))
+            .bits();
         let mut mac = [0u8; 6];
-        if negotiated.contains(Features::MAC) {
+        if features & bit::MAC != 0 {
             for (i, b) in mac.iter_mut().enumerate() {
                 *b = transport.read_config_space::<u8>(i)?;
             }
@@ -94,27 +101,28 @@ impl VirtioNet {
         let rx = Queue::new(&mut transport, RECEIVEQ, false, false)?;
         let tx = Queue::new(&mut transport, TRANSMITQ, false, false)?;
         transport.finish_init();
-        let hdr_len = if negotiated.contains(Features::VERSION_1) {
-            HDR_LEN_MODERN
+        let (rx_count, rx_len) = if net_features::rx_gso(features) {
+            (RX_BUFS_GSO, RX_BUF_LEN_GSO)
         } else {
-            HDR_LEN_LEGACY
+            (QUEUE_SIZE, BUF_LEN)
         };
         let mut nic = VirtioNet {
             transport,
             rx,
             tx,
-            hdr_len,
+            hdr_len: net_features::hdr_len(features),
+            features,
             mac,
-            rx_bufs: (0..QUEUE_SIZE).map(|_| vec![0u8; BUF_LEN].into_boxed_slice()).collect(),
+            rx_bufs: (0..rx_count).map(|_| vec![0u8; rx_len].into_boxed_slice()).collect(),
             rx_by_token: vec![None; QUEUE_SIZE],
-            tx_bufs: (0..QUEUE_SIZE).map(|_| vec![0u8; BUF_LEN].into_boxed_slice()).collect(),
+            tx_bufs: (0..QUEUE_SIZE).map(|_| Vec::with_capacity(BUF_LEN)).collect(),
             tx_by_token: vec![None; QUEUE_SIZE],
             tx_free: (0..QUEUE_SIZE as u16).collect(),
             rx_unnotified: false,
             tx_unnotified: false,
             errors: 0,
         };
-        for i in 0..QUEUE_SIZE as u16 {
+        for i in 0..rx_count as u16 {
             nic.post_rx(i);
         }
         nic.notify();
@@ -123,6 +131,11 @@ impl VirtioNet {
 
     pub fn mac(&self) -> [u8; 6] {
         self.mac
+    }
+
+    /// The negotiated feature bits (`net_features::bit`).
+    pub fn features(&self) -> u64 {
+        self.features
     }
 
     /// Whether a received frame waits.
@@ -154,7 +167,7 @@ impl VirtioNet {
                 self.errors += 1;
                 return;
             };
-            let buf = &self.tx_bufs[usize::from(idx)][..usize::from(len)];
+            let buf = &self.tx_bufs[usize::from(idx)][..len];
             // SAFETY: the same buffer as added for this token.
             if unsafe { self.tx.pop_used(token, &[buf], &mut []) }.is_err() {
                 self.errors += 1;
@@ -178,11 +191,7 @@ impl VirtioNet {
 
 impl Device for VirtioNet {
     fn capabilities(&self) -> DeviceCapabilities {
-        DeviceCapabilities {
-            mtu: MTU,
-            max_batch: MAX_BATCH,
-            ..DeviceCapabilities::default()
-        }
+        net_features::capabilities(self.features, MAX_BATCH)
     }
 
     fn receive_batch(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8])) -> usize {
@@ -199,9 +208,16 @@ impl Device for VirtioNet {
             // SAFETY: the same buffer as added for this token.
             match unsafe { self.rx.pop_used(token, &[], &mut [&mut buf[..]]) } {
                 Ok(len) => {
-                    if let Some(frame) = buf.get(self.hdr_len..len as usize) {
-                        sink(&FrameMeta::PLAIN, frame);
-                        n += 1;
+                    let meta = buf
+                        .get(..len as usize)
+                        .and_then(|b| net_features::rx_meta(b, self.hdr_len, self.features));
+                    match (meta, buf.get(self.hdr_len..len as usize)) {
+                        (Some(meta), Some(frame)) => {
+                            sink(&meta, frame);
+                            n += 1;
+                        }
+                        // Shorter than the header: a device bug.
+                        _ => self.errors += 1,
                     }
                 }
                 Err(_) => {
@@ -215,25 +231,26 @@ impl Device for VirtioNet {
         n
     }
 
-    fn transmit(&mut self, _meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
+    fn transmit(&mut self, meta: &FrameMeta, frame: &[u8]) -> Result<(), TxError> {
         self.reclaim_tx();
+        let len = self.hdr_len + frame.len();
+        if len > self.hdr_len + mnet::wire::ethernet::HEADER_LEN + net_features::MAX_GSO_SIZE {
+            // Larger than any super-segment: the engine never sends such a frame.
+            return Err(TxError::Failed);
+        }
         let Some(idx) = self.tx_free.pop() else {
             return Err(TxError::Full);
         };
-        let len = self.hdr_len + frame.len();
         let buf = &mut self.tx_bufs[usize::from(idx)];
-        if len > buf.len() {
-            // Larger than the MTU allows: the engine never sends such a frame.
-            self.tx_free.push(idx);
-            return Err(TxError::Failed);
-        }
-        buf[..self.hdr_len].fill(0);
-        buf[self.hdr_len..len].copy_from_slice(frame);
+        let (hdr, hdr_len) = net_features::tx_hdr(meta, self.hdr_len);
+        buf.clear();
+        buf.extend_from_slice(&hdr[..hdr_len]);
+        buf.extend_from_slice(frame);
         // SAFETY: the buffer is not touched until `reclaim_tx` pops its token.
         match unsafe { self.tx.add(&[&buf[..len]], &mut []) } {
             Ok(token) => {
                 if let Some(slot) = self.tx_by_token.get_mut(usize::from(token)) {
-                    *slot = Some((idx, len as u16));
+                    *slot = Some((idx, len));
                 }
                 self.tx_unnotified = true;
                 Ok(())
