@@ -61,7 +61,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt::{self, Write as _};
 use core::future::{Future, poll_fn};
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use core::pin::pin;
 use core::task::{Poll, Waker};
 
@@ -150,7 +150,8 @@ impl Iperf3Config {
     /// Every IPv4 address of the stack, `port`, tests until stopped.
     pub fn new(port: u16) -> Self {
         Iperf3Config {
-            local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            // `::` takes IPv4 and IPv6 clients alike (dual-stack sockets).
+            local: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
             once: false,
             seed: [0x1f; 32],
             cpu_time: None,

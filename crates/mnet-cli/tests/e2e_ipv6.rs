@@ -525,3 +525,45 @@ fn packet_too_big_through_a_router() {
         "packet too big through a router: {n} PTB sent by Linux, transfer completed"
     ));
 }
+
+/// The stock iperf3 client over IPv6, both directions (`-t 1`, then
+/// `-R -t 1`): `mnet iperf3-server --once` serves each, and the byte
+/// counts in iperf3's JSON match what mnet printed.
+#[test]
+fn iperf3_over_ipv6_both_directions() {
+    if !require_root_and_tools(&["iperf3"]) {
+        return;
+    }
+    let v = V6Net::new();
+    v.net.linux_tcp_defaults();
+    for reverse in [false, true] {
+        let mut mnet = v.spawn(&["iperf3-server", "--once"]);
+        v.wait_answering(&mut mnet, &v.mnet_ip(), Duration::from_secs(10));
+        let ip = v.mnet_ip();
+        let mut argv = vec!["iperf3", "-6", "-c", ip.as_str(), "-J", "-t", "1"];
+        if reverse {
+            argv.push("-R");
+        }
+        let out = v.ns().run(&argv, Duration::from_secs(60));
+        assert!(out.status.success(), "{argv:?}: {}\nmnet:\n{}", describe(&out), mnet.report());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("iperf3 -J: {e}\n{}", describe(&out)));
+        assert!(json.get("error").is_none(), "iperf3 reported an error:\n{json:#}");
+        assert_eq!(json["start"]["connected"][0]["remote_host"], ip.as_str(), "{:#}", json["start"]);
+        let status = mnet.wait_exit(Duration::from_secs(15));
+        assert!(status.is_some_and(|s| s.success()), "mnet iperf3-server --once:\n{}", mnet.report());
+        let (side, verb) = if reverse {
+            ("sum_sent", "sent")
+        } else {
+            ("sum_received", "received")
+        };
+        let bytes = json["end"][side]["bytes"].as_u64().unwrap_or(0);
+        let stdout = mnet.stdout();
+        assert!(bytes > 1_000_000, "{side}: {bytes} bytes\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l.contains(verb) && l.contains(&format!(" {bytes} bytes"))),
+            "mnet did not report {verb} {bytes} bytes:\n{stdout}"
+        );
+        let rate = json["end"]["sum_received"]["bits_per_second"].as_f64().unwrap_or(0.0) * 1e-6;
+        common::say(&format!("iperf3 over IPv6{}: {rate:.0} Mbit/s", if reverse { " -R" } else { "" }));
+    }
+}
