@@ -1002,6 +1002,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use core::net::Ipv4Addr;
     use mnet::executor::{Driver, Executor};
     use mnet::socket::Interface;
     use mnet::wire::{EthernetAddress, IpCidr};
