@@ -54,6 +54,11 @@ impl Stack {
             self.stats.record(Drop::Ipv6Malformed);
             return;
         };
+        // RFC 8200 §3: Payload Length is the "Length of the IPv6 payload,
+        // i.e., the rest of the packet following this IPv6 header, in
+        // octets": link-layer padding or a trailer after it is not part of
+        // the packet (new_checked made sure the bytes are there).
+        let bytes = bytes.get(..ipv6::HEADER_LEN + usize::from(pkt.payload_len())).unwrap_or(bytes);
         let (src, dst) = (repr.src_addr, repr.dst_addr);
         // RFC 4291 §2.7: "Multicast addresses must not be used as source
         // addresses in IPv6 packets"; loopback "must never be sent outside

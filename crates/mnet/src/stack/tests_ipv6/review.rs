@@ -286,3 +286,31 @@ fn ipv6_truncation_and_bit_flip_fuzz() {
     assert!(s.stats().total_drops() > 0);
     assert_alive(&mut s, t);
 }
+
+/// The sent ICMPv6 messages of `s`: (type, ICMPv6 bytes).
+fn icmp_out(s: &mut Stack) -> Vec<(u8, Vec<u8>)> {
+    drain(s)
+        .iter()
+        .filter_map(|f| {
+            let ip = crate::wire::Ipv6Packet::new_checked(&f[ethernet::HEADER_LEN..]).ok()?;
+            (ip.next_header() == IpProtocol::Icmpv6).then(|| (ip.payload()[0], ip.payload().to_vec()))
+        })
+        .collect()
+}
+
+/// RFC 8200 §3: Payload Length is "the rest of the packet following this
+/// IPv6 header"; bytes after it (link-layer padding or trailer) are not
+/// part of the packet. An echo request followed by 4 trailer bytes is
+/// answered, and the reply carries exactly the request's data.
+#[test]
+fn bytes_after_payload_length_are_not_part_of_the_packet() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    let mut f = frame(a6(PEER), a6(US), IpProtocol::Icmpv6, 64, &icmp(128, 0, &[0, 1, 0, 1, b'h', b'i']));
+    fix_up(&mut f);
+    f.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    s.receive(t, &FrameMeta::PLAIN, &f);
+    let out = icmp_out(&mut s);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].0, &out[0].1[4..]), (129, &[0u8, 1, 0, 1, b'h', b'i'][..]));
+}
