@@ -163,6 +163,12 @@ impl<T: PartialEq + Clone> LearnedList<T> {
     /// otherwise added or its lifetime refreshed (0xffffffff: infinite).
     /// Returns whether membership changed.
     pub fn update(&mut self, now: Instant, item: T, lifetime_secs: u32) -> bool {
+        self.update_evicting(now, item, lifetime_secs, |_| {})
+    }
+
+    /// [`Self::update`], telling `evicted` about an entry pushed out to make
+    /// room, so whatever was installed for it (a route) goes with it.
+    pub fn update_evicting(&mut self, now: Instant, item: T, lifetime_secs: u32, mut evicted: impl FnMut(&T)) -> bool {
         let pos = self.items.iter().position(|(x, _)| *x == item);
         if lifetime_secs == 0 {
             return pos.map(|i| self.items.remove(i)).is_some();
@@ -182,7 +188,8 @@ impl<T: PartialEq + Clone> LearnedList<T> {
                 .map(|(_, i)| i);
             match soonest {
                 Some(i) => {
-                    self.items.remove(i);
+                    let (gone, _) = self.items.remove(i);
+                    evicted(&gone);
                 }
                 None => return false,
             }
@@ -193,6 +200,10 @@ impl<T: PartialEq + Clone> LearnedList<T> {
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.items.iter().map(|(x, _)| x)
+    }
+
+    pub fn contains(&self, item: &T) -> bool {
+        self.items.iter().any(|(x, _)| x == item)
     }
 
     /// Remove expired items, handing each to `gone`.

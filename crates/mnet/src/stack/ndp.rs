@@ -727,16 +727,20 @@ impl Stack {
                         crate::wire::ndisc::RouterPreference::Medium => 2,
                         crate::wire::ndisc::RouterPreference::Low => 3,
                     };
+                    // A route is installed exactly while its entry is in the
+                    // bounded list: one pushed out takes its route along, and
+                    // one the full list refused installs none.
+                    let routes = &mut self.routes;
+                    self.ipv6.route_infos.update_evicting(now, (cidr, src), lifetime, |(c, via)| {
+                        routes.remove(*c, Some(IpAddr::V6(*via)));
+                    });
                     self.routes.remove(cidr, Some(IpAddr::V6(src)));
-                    if self.ipv6.route_infos.update(now, (cidr, src), lifetime) || lifetime != 0 {
+                    if self.ipv6.route_infos.contains(&(cidr, src)) {
                         let _ = self.routes.add(Route {
                             cidr,
                             via: Some(IpAddr::V6(src)),
                             metric,
                         });
-                    }
-                    if lifetime == 0 {
-                        self.routes.remove(cidr, Some(IpAddr::V6(src)));
                     }
                 }
                 NdiscOption::Rdnss { lifetime, addresses } => {
@@ -776,9 +780,13 @@ impl Stack {
             // create a new entry" ... "If the prefix is already present ...
             // reset its invalidation timer" ... "If ... the received Valid
             // Lifetime value is zero, immediately time-out the entry".
-            let before = self.ipv6.prefixes.iter().any(|c| *c == cidr);
-            self.ipv6.prefixes.update(now, cidr, p.valid_lifetime);
-            let after = self.ipv6.prefixes.iter().any(|c| *c == cidr);
+            // A prefix pushed out of the bounded list takes its route along.
+            let before = self.ipv6.prefixes.contains(&cidr);
+            let routes = &mut self.routes;
+            self.ipv6.prefixes.update_evicting(now, cidr, p.valid_lifetime, |c| {
+                routes.remove(*c, None);
+            });
+            let after = self.ipv6.prefixes.contains(&cidr);
             if !before && after {
                 let _ = self.routes.add(Route::on_link(cidr, 0));
             } else if before && !after {

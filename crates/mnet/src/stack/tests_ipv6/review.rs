@@ -314,3 +314,71 @@ fn bytes_after_payload_length_are_not_part_of_the_packet() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!((out[0].0, &out[0].1[4..]), (129, &[0u8, 1, 0, 1, b'h', b'i'][..]));
 }
+
+/// A router advertisement from fe80::..:1 (router lifetime 1800 s) with
+/// these options, as a frame with its checksum filled.
+fn ra_with(options: &[u8]) -> Vec<u8> {
+    let mut ra = vec![64u8, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0];
+    ra.extend_from_slice(options);
+    let mut f = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Icmpv6, 255, &icmp(134, 0, &ra));
+    fix_up(&mut f);
+    f
+}
+
+/// A Prefix Information option, on-link only (no SLAAC).
+fn onlink_prefix(prefix: Ipv6Addr, valid: u32) -> Vec<u8> {
+    let mut pi = vec![64u8, 0x80];
+    pi.extend(valid.to_be_bytes());
+    pi.extend(valid.to_be_bytes());
+    pi.extend([0u8; 4]);
+    pi.extend(prefix.octets());
+    opt(3, &pi)
+}
+
+/// A Route Information option (RFC 4191 §2.3) for a /48, medium preference.
+fn route_info(prefix: Ipv6Addr, lifetime: u32) -> Vec<u8> {
+    let mut rio = vec![48u8, 0];
+    rio.extend(lifetime.to_be_bytes());
+    rio.extend(&prefix.octets()[..8]);
+    opt(24, &rio)
+}
+
+/// Routes learned from router advertisements live exactly as long as their
+/// entries in the bounded prefix and route-information lists: advertising
+/// more prefixes than the lists hold (with growing lifetimes, so older
+/// ones are pushed out; or infinite ones, which the full list refuses)
+/// leaves no route behind, so a peer cannot fill the routing table with
+/// routes that never expire.
+#[test]
+fn evicted_ra_prefixes_and_routes_leave_no_route_behind() {
+    let mut s = target();
+    let base = s.routes.len();
+    let cap = s.limits.ipv6_onlink_prefixes;
+    let t = Instant::from_secs(1);
+    for i in 0..(3 * cap as u16) {
+        let mut opts = onlink_prefix(Ipv6Addr::new(0xfd10, i, 0, 0, 0, 0, 0, 0), 600 + u32::from(i));
+        opts.extend(route_info(Ipv6Addr::new(0xfd20, i, 0, 0, 0, 0, 0, 0), 600 + u32::from(i)));
+        s.receive(t, &FrameMeta::PLAIN, &ra_with(&opts));
+    }
+    // Infinite lifetimes into full lists of finite ones push those out.
+    for i in 0..(3 * cap as u16) {
+        let mut opts = onlink_prefix(Ipv6Addr::new(0xfd30, i, 0, 0, 0, 0, 0, 0), u32::MAX);
+        opts.extend(route_info(Ipv6Addr::new(0xfd40, i, 0, 0, 0, 0, 0, 0), u32::MAX));
+        s.receive(t, &FrameMeta::PLAIN, &ra_with(&opts));
+    }
+    let learned: Vec<_> = s.routes.iter().filter(|r| r.cidr.prefix_len() != 128).copied().collect();
+    let prefixes = s.ipv6.prefixes.iter().count();
+    let infos = s.ipv6.route_infos.iter().count();
+    assert_eq!((prefixes, infos), (cap, cap));
+    assert_eq!(s.routes.len(), base + prefixes + infos);
+    for r in &learned {
+        let IpAddr::V6(a) = r.cidr.address() else { continue };
+        let first = a.segments()[0];
+        // Every learned route is backed by a list entry.
+        match first {
+            0xfd10 | 0xfd30 => assert!(s.ipv6.prefixes.contains(&r.cidr), "{r:?}"),
+            0xfd20 | 0xfd40 => assert!(s.ipv6.route_infos.iter().any(|(c, _)| *c == r.cidr), "{r:?}"),
+            _ => {}
+        }
+    }
+}
