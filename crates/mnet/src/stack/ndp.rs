@@ -208,6 +208,19 @@ fn dnssl_names(mut b: &[u8], mut each: impl FnMut(String)) {
     }
 }
 
+/// An advertised on-link prefix went away: remove its route, unless a
+/// static or link-local address of the same prefix installed that route
+/// too (`ipv6_address_ready`); an advertisement must not take a configured
+/// address's subnet off the link.
+fn remove_prefix_route(routes: &mut crate::ip::route::RouteTable, addrs: &Ipv6AddrTable, cidr: IpCidr) {
+    let configured = addrs
+        .iter()
+        .any(|e| e.origin != AddrOrigin::Slaac && e.prefix_len == cidr.prefix_len() && cidr.contains_addr(&IpAddr::V6(e.addr)));
+    if !configured {
+        routes.remove(cidr, None);
+    }
+}
+
 impl Stack {
     // ---- public view ------------------------------------------------------
 
@@ -782,15 +795,15 @@ impl Stack {
             // Lifetime value is zero, immediately time-out the entry".
             // A prefix pushed out of the bounded list takes its route along.
             let before = self.ipv6.prefixes.contains(&cidr);
-            let routes = &mut self.routes;
+            let (routes, addrs) = (&mut self.routes, &self.ipv6.addrs);
             self.ipv6.prefixes.update_evicting(now, cidr, p.valid_lifetime, |c| {
-                routes.remove(*c, None);
+                remove_prefix_route(routes, addrs, *c);
             });
             let after = self.ipv6.prefixes.contains(&cidr);
             if !before && after {
                 let _ = self.routes.add(Route::on_link(cidr, 0));
             } else if before && !after {
-                self.routes.remove(cidr, None);
+                remove_prefix_route(&mut self.routes, &self.ipv6.addrs, cidr);
             }
         }
         // RFC 4862 §5.5.3: "a) If the Autonomous flag is not set, silently
@@ -942,9 +955,9 @@ impl Stack {
             }
         }
         self.ipv6.routers.expire(now);
-        let routes = &mut self.routes;
+        let (routes, addrs) = (&mut self.routes, &self.ipv6.addrs);
         self.ipv6.prefixes.expire(now, |c| {
-            routes.remove(*c, None);
+            remove_prefix_route(routes, addrs, *c);
         });
         self.ipv6.route_infos.expire(now, |(c, via)| {
             routes.remove(*c, Some(IpAddr::V6(*via)));

@@ -382,3 +382,31 @@ fn evicted_ra_prefixes_and_routes_leave_no_route_behind() {
         }
     }
 }
+
+/// An advertised prefix that equals the subnet of a static address, then
+/// withdrawn (valid lifetime 0) or expired, leaves the static address's
+/// on-link route in place: neighbours on fd00::/64 stay on-link.
+#[test]
+fn withdrawn_ra_prefix_keeps_a_static_address_subnet_on_link() {
+    let mut s = target();
+    let subnet = crate::wire::IpCidr::new(IpAddr::V6(a6("fd00::")), 64).unwrap();
+    let on_link = |s: &Stack| s.routes.iter().any(|r| r.cidr == subnet && r.via.is_none());
+    assert!(on_link(&s));
+    let t = Instant::from_secs(1);
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&onlink_prefix(a6("fd00::"), 600)));
+    assert!(s.ipv6.prefixes.contains(&subnet));
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&onlink_prefix(a6("fd00::"), 0)));
+    assert!(!s.ipv6.prefixes.contains(&subnet));
+    assert!(on_link(&s), "withdrawal removed the static subnet's route");
+    // The same through expiry.
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&onlink_prefix(a6("fd00::"), 10)));
+    s.poll(t + Duration::from_secs(11));
+    assert!(!s.ipv6.prefixes.contains(&subnet));
+    assert!(on_link(&s), "expiry removed the static subnet's route");
+    // An advertised prefix of its own still comes and goes.
+    let other = crate::wire::IpCidr::new(IpAddr::V6(a6("fd00:5::")), 64).unwrap();
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&onlink_prefix(a6("fd00:5::"), 600)));
+    assert!(s.routes.iter().any(|r| r.cidr == other));
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&onlink_prefix(a6("fd00:5::"), 0)));
+    assert!(!s.routes.iter().any(|r| r.cidr == other));
+}
