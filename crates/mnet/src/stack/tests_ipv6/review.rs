@@ -410,3 +410,31 @@ fn withdrawn_ra_prefix_keeps_a_static_address_subnet_on_link() {
     s.receive(t, &FrameMeta::PLAIN, &ra_with(&onlink_prefix(a6("fd00:5::"), 0)));
     assert!(!s.routes.iter().any(|r| r.cidr == other));
 }
+
+/// RFC 3810 §6.2: a query whose hop limit is not 1 (it may have been
+/// forwarded from off-link) is dropped and schedules no report; the same
+/// query with hop limit 1 is answered.
+#[test]
+fn mld_query_with_hop_limit_other_than_one_is_dropped() {
+    let mut s = target();
+    let t = Instant::from_secs(5);
+    s.poll(t);
+    drain(&mut s);
+    let mut q = vec![0u8, 10, 0, 0];
+    q.extend([0u8; 16]);
+    q.extend([0u8, 0, 0, 0]);
+    let reports = |s: &mut Stack| {
+        drain(s)
+            .iter()
+            .filter(|f| f.get(ethernet::HEADER_LEN + 6) == Some(&0) && f.get(ethernet::HEADER_LEN + 48) == Some(&143))
+            .count()
+    };
+    for (hop, answered) in [(64u8, 0usize), (255, 0), (1, 1)] {
+        let mut f = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Icmpv6, hop, &icmp(130, 0, &q));
+        fix_up(&mut f);
+        s.receive(t, &FrameMeta::PLAIN, &f);
+        s.poll(t + Duration::from_millis(20));
+        assert_eq!(reports(&mut s), answered, "hop limit {hop}");
+    }
+    assert_eq!(s.stats().drops(crate::stats::Drop::MldInvalid), 2);
+}
