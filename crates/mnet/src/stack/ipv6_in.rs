@@ -35,11 +35,15 @@ pub(super) struct Ipv6Meta {
     pub csum_valid: bool,
     /// Came from the link (not looped back).
     pub from_wire: bool,
+    /// Arrived in a link-layer multicast or broadcast frame.
+    pub link_multicast: bool,
 }
 
 impl Stack {
     /// One IPv6 packet from the link or from loopback.
-    pub(super) fn process_ipv6(&mut self, now: Instant, from_wire: bool, bytes: &[u8], csum_valid: bool) {
+    /// `link_multicast`: the frame went to a link-layer multicast or
+    /// broadcast address.
+    pub(super) fn process_ipv6(&mut self, now: Instant, from_wire: bool, link_multicast: bool, bytes: &[u8], csum_valid: bool) {
         if !self.ipv6.enabled() {
             self.stats.record(Drop::Ipv6Unsupported);
             return;
@@ -77,6 +81,7 @@ impl Stack {
             multicast: dst.is_multicast(),
             csum_valid,
             from_wire,
+            link_multicast,
         };
         self.ipv6_headers(now, &meta, bytes, repr.next_header, ipv6::HEADER_LEN, true);
     }

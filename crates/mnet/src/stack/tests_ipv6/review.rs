@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use super::{MAC_B, MAC_R, PEER, US, a6, drain, frame, ll, ready, udp};
+use super::{MAC_A, MAC_B, MAC_R, PEER, US, a6, drain, frame, ll, ready, udp};
 use crate::link::FrameMeta;
 use crate::stack::{EchoEvent, Stack};
 use crate::time::{Duration, Instant};
@@ -437,4 +437,23 @@ fn mld_query_with_hop_limit_other_than_one_is_dropped() {
         assert_eq!(reports(&mut s), answered, "hop limit {hop}");
     }
     assert_eq!(s.stats().drops(crate::stats::Drop::MldInvalid), 2);
+}
+
+/// RFC 4443 §2.4 (e.4, e.5): no ICMPv6 error about a packet that came in
+/// a link-layer broadcast or multicast frame, even when its IPv6
+/// destination is our unicast address (a reflection an on-link sender
+/// could otherwise aim at every host at once). Sent to our MAC, the same
+/// datagram to a closed port gets its Port Unreachable.
+#[test]
+fn no_icmpv6_error_about_a_link_layer_broadcast_or_multicast_frame() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    for (dst_mac, errors) in [([0xffu8; 6], 0usize), ([0x33, 0x33, 0, 0, 0, 1], 0), (MAC_A.0, 1)] {
+        let mut f = frame(a6(PEER), a6(US), IpProtocol::Udp, 64, &udp(10, b"closed"));
+        f[..6].copy_from_slice(&dst_mac);
+        s.receive(t, &FrameMeta::PLAIN, &f);
+        let out = icmp_out(&mut s);
+        assert_eq!(out.iter().filter(|(ty, _)| *ty == 1).count(), errors, "{dst_mac:x?}: {out:?}");
+    }
+    assert_eq!(s.stats().drops(crate::stats::Drop::Icmpv6ErrorNotSent), 2);
 }
