@@ -208,6 +208,14 @@ fn dnssl_names(mut b: &[u8], mut each: impl FnMut(String)) {
     }
 }
 
+/// Whether an advertised prefix's network address is a unicast one: not
+/// multicast (ff00::/8), not `::` (then the prefix covers the unspecified
+/// address), not `::1`.
+fn is_unicast_prefix(cidr: IpCidr) -> bool {
+    let IpAddr::V6(a) = cidr.address() else { return false };
+    !(a.is_multicast() || a.is_unspecified() || a.is_loopback())
+}
+
 /// An advertised on-link prefix went away: remove its route, unless a
 /// static or link-local address of the same prefix installed that route
 /// too (`ipv6_address_ready`); an advertisement must not take a configured
@@ -785,6 +793,13 @@ impl Stack {
         // ignore the Prefix Information option." (RFC 4862 §5.5.3 (b) for
         // autoconfiguration.)
         if is_link_local(p.prefix) {
+            return;
+        }
+        // Nor is a multicast, loopback or unspecified prefix a subnet of
+        // this link: RFC 4291 §2.7 says multicast addresses "must not be
+        // used as source addresses", so SLAAC must not form one (Linux's
+        // addrconf ignores such prefixes the same way).
+        if !is_unicast_prefix(cidr) {
             return;
         }
         if p.flags & PREFIX_FLAG_ON_LINK != 0 {

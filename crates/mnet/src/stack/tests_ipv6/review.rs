@@ -457,3 +457,34 @@ fn no_icmpv6_error_about_a_link_layer_broadcast_or_multicast_frame() {
     }
     assert_eq!(s.stats().drops(crate::stats::Drop::Icmpv6ErrorNotSent), 2);
 }
+
+/// A Prefix Information option (on-link and autonomous, /64).
+fn slaac_prefix(prefix: Ipv6Addr) -> Vec<u8> {
+    let mut pi = vec![64u8, 0xc0];
+    pi.extend(600u32.to_be_bytes());
+    pi.extend(300u32.to_be_bytes());
+    pi.extend([0u8; 4]);
+    pi.extend(prefix.octets());
+    opt(3, &pi)
+}
+
+/// An advertised multicast or `::/64` prefix forms no SLAAC address and no
+/// on-link route (before the fix `::/64` gave the host `::ff:fe00:a`, a
+/// source address in the IPv4-compatible range, and multicast prefixes got
+/// on-link routes; RFC 4291 §2.7 forbids multicast sources).
+#[test]
+fn ra_multicast_or_unspecified_prefix_forms_no_address() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    let before = s.ipv6.addrs.iter().count();
+    let routes = s.routes.len();
+    for p in ["ff02::", "ff0e:1::", "::"] {
+        s.receive(t, &FrameMeta::PLAIN, &ra_with(&slaac_prefix(a6(p))));
+    }
+    let addrs: Vec<_> = s.ipv6.addrs.iter().map(|e| e.addr).collect();
+    assert_eq!(addrs.len(), before, "{addrs:?}");
+    assert_eq!(s.routes.len(), routes);
+    // A unicast prefix still works.
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&slaac_prefix(a6("fd00:3::"))));
+    assert_eq!(s.ipv6.addrs.iter().count(), before + 1);
+}
