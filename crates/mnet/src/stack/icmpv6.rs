@@ -222,6 +222,13 @@ impl Stack {
     ) -> bool {
         let mut tx = Ipv6Tx::new(src, dst, IpProtocol::Icmpv6, repr.buffer_len());
         tx.hop_limit = hop_limit;
+        self.send_icmpv6_tx(now, tx, repr)
+    }
+
+    /// Send one ICMPv6 message described by `tx` (its length and protocol
+    /// set for `repr`).
+    pub(super) fn send_icmpv6_tx(&mut self, now: Instant, tx: Ipv6Tx, repr: &Icmpv6Repr) -> bool {
+        let dst = tx.dst;
         let sent = self.send_ipv6(now, tx, |buf, src| repr.emit(buf, &src, &dst));
         if sent.is_ok() {
             self.stats.traffic.icmpv6_out += 1;

@@ -458,7 +458,24 @@ impl Stack {
 
     /// Send one NDP message with hop limit 255.
     fn send_ndisc(&mut self, now: Instant, src: Option<Ipv6Addr>, dst: Ipv6Addr, repr: NdiscRepr<'_>) {
-        if self.send_icmpv6(now, src, dst, &Icmpv6Repr::Ndisc(repr), Some(NDP_HOP_LIMIT)) {
+        self.send_ndisc_to(now, src, dst, repr, None);
+    }
+
+    /// [`Self::send_ndisc`], to `link_dst` when the link-layer address is
+    /// known from the message being answered.
+    fn send_ndisc_to(
+        &mut self,
+        now: Instant,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        repr: NdiscRepr<'_>,
+        link_dst: Option<EthernetAddress>,
+    ) {
+        let icmp = Icmpv6Repr::Ndisc(repr);
+        let mut tx = super::ipv6_out::Ipv6Tx::new(src, dst, crate::wire::IpProtocol::Icmpv6, icmp.buffer_len());
+        tx.hop_limit = Some(NDP_HOP_LIMIT);
+        tx.link_dst = link_dst;
+        if self.send_icmpv6_tx(now, tx, &icmp) {
             self.stats.traffic.ndp_out += 1;
         }
     }
@@ -580,7 +597,7 @@ impl Stack {
             // zero and multicast the advertisement to the all-nodes
             // address."
             self.stats.record(Drop::NdpAddressConflict);
-            self.send_neighbor_advert(now, target, ALL_NODES, false);
+            self.send_neighbor_advert(now, target, ALL_NODES, false, None);
             return;
         }
         // RFC 4861 §7.2.3: "If the Source Address is not the unspecified
@@ -600,13 +617,15 @@ impl Stack {
         }
         // "the recipient ... sends a Neighbor Advertisement ... with the
         // Solicited flag set ... to the Source Address of the solicitation."
-        self.send_neighbor_advert(now, target, src, true);
+        // Straight to the link-layer address the solicitation gave, so the
+        // answer needs no cache entry (none may have been made above).
+        self.send_neighbor_advert(now, target, src, true, sll);
     }
 
     /// RFC 4861 §7.2.4: "the Target Address ... copied from the
     /// solicitation", "the Target Link-Layer Address option", Override set
     /// (we are not a proxy or anycast).
-    fn send_neighbor_advert(&mut self, now: Instant, target: Ipv6Addr, dst: Ipv6Addr, solicited: bool) {
+    fn send_neighbor_advert(&mut self, now: Instant, target: Ipv6Addr, dst: Ipv6Addr, solicited: bool, link_dst: Option<EthernetAddress>) {
         let mut opts = [0u8; 8];
         let n = NdiscOption::TargetLinkLayer(self.mac).emit(&mut opts);
         let repr = NdiscRepr::NeighborAdvert {
@@ -614,7 +633,7 @@ impl Stack {
             target,
             options: NdiscOptions::new_checked(&opts[..n]).unwrap_or(NdiscOptions::EMPTY),
         };
-        self.send_ndisc(now, Some(target), dst, repr);
+        self.send_ndisc_to(now, Some(target), dst, repr, link_dst);
     }
 
     fn process_neighbor_advert(&mut self, now: Instant, flags: u8, target: Ipv6Addr, options: NdiscOptions<'_>) {

@@ -488,3 +488,61 @@ fn ra_multicast_or_unspecified_prefix_forms_no_address() {
     s.receive(t, &FrameMeta::PLAIN, &ra_with(&slaac_prefix(a6("fd00:3::"))));
     assert_eq!(s.ipv6.addrs.iter().count(), before + 1);
 }
+
+/// A neighbour solicitation from `src` (with its link-layer address `mac`)
+/// for our address, to its solicited-node group.
+fn ns_from(src: Ipv6Addr, mac: [u8; 6]) -> Vec<u8> {
+    let mut ns = vec![0u8; 4];
+    ns.extend(a6(US).octets());
+    ns.extend(opt(1, &mac));
+    let mut f = frame(src, a6("ff02::1:ff00:a"), IpProtocol::Icmpv6, 255, &icmp(135, 0, &ns));
+    fix_up(&mut f);
+    f
+}
+
+/// A flood of neighbour solicitations from made-up sources (RFC 4861
+/// §7.2.3 would make a STALE entry for each) cannot push out a resolution
+/// in progress: the packet waiting for fd00::77 still leaves when fd00::77
+/// answers. Each solicitation is still answered, straight to the MAC it
+/// gave, and no solicitation of ours goes out for the made-up sources.
+#[test]
+fn neighbor_solicit_flood_keeps_a_pending_resolution() {
+    let mut s = target();
+    let config = crate::link::neighbor::NeighborConfig {
+        capacity: 8,
+        ..*s.ipv6.neighbors.config()
+    };
+    s.ipv6.neighbors = crate::link::neighbor::NeighborCache::new(config, &mut crate::rand::Rng::from_seed([3; 32]));
+    let t = Instant::from_secs(1);
+    let u = s.udp_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).unwrap();
+    let waiting = a6("fd00::77");
+    s.udp_send_to(t, u, b"waiting", Some(SocketAddr::new(IpAddr::V6(waiting), 9)))
+        .unwrap();
+    drain(&mut s);
+    let mut answered = 0;
+    for i in 0..100u16 {
+        let mac = [0x02, 0x55, 0, 0, (i >> 8) as u8, i as u8];
+        s.receive(t, &FrameMeta::PLAIN, &ns_from(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0x1000, i), mac));
+        for f in drain(&mut s) {
+            let ty = f[ethernet::HEADER_LEN + ipv6::HEADER_LEN];
+            assert_ne!(ty, 135, "a solicitation went out for a made-up source");
+            if ty == 136 && f[..6] == mac {
+                answered += 1;
+            }
+        }
+    }
+    assert_eq!(answered, 100);
+    // fd00::77 answers: the waiting datagram leaves.
+    let mut na = vec![0x60u8, 0, 0, 0];
+    na.extend(waiting.octets());
+    na.extend(opt(2, &[0x02, 0x77, 0, 0, 0, 0x77]));
+    let mut f = frame(waiting, a6(US), IpProtocol::Icmpv6, 255, &icmp(136, 0, &na));
+    fix_up(&mut f);
+    s.receive(t, &FrameMeta::PLAIN, &f);
+    let out = drain(&mut s);
+    assert!(
+        out.iter()
+            .any(|f| f[..6] == [0x02, 0x77, 0, 0, 0, 0x77] && f[ethernet::HEADER_LEN + 6] == 17),
+        "the waiting datagram was lost"
+    );
+}
