@@ -55,6 +55,14 @@ pub const NDP_HOP_LIMIT: u8 = 255;
 /// RFC 7217 §6: "IDGEN_RETRIES ... 3": opaque identifiers regenerated after
 /// a DAD conflict at most this often.
 pub const IDGEN_RETRIES: u8 = 3;
+/// At most this many Redirect-learned host routes (RFC 4861 §8.3
+/// destination-cache entries) are kept; a new one pushes out the one
+/// closest to expiry, and its route with it.
+pub const MAX_REDIRECTS: usize = 64;
+/// How long a Redirect-learned route lives unless another Redirect renews
+/// it (RFC 4861 names no lifetime; without one, redirects could pin the
+/// routing table forever).
+pub const REDIRECT_LIFETIME_SECS: u32 = 600;
 /// Length of the DAD nonce (RFC 7527 §4.1; RFC 3971 §5.3.2 minimum 6).
 const NONCE_LEN: usize = 6;
 
@@ -106,6 +114,9 @@ pub(crate) struct Ipv6State {
     pub prefixes: LearnedList<IpCidr>,
     /// RFC 4191 Route Information: (prefix, router).
     pub route_infos: LearnedList<(IpCidr, Ipv6Addr)>,
+    /// Destinations redirected to a better first hop (their /128 routes
+    /// are in the route table).
+    pub redirects: LearnedList<IpCidr>,
     pub dns: LearnedList<Ipv6Addr>,
     pub domains: LearnedList<String>,
     pub gateway: Option<Ipv6Addr>,
@@ -150,6 +161,7 @@ impl Ipv6State {
             routers: RouterList::new(limits.ipv6_default_routers),
             prefixes: LearnedList::new(limits.ipv6_onlink_prefixes),
             route_infos: LearnedList::new(limits.ipv6_onlink_prefixes),
+            redirects: LearnedList::new(MAX_REDIRECTS),
             dns: LearnedList::new(limits.ipv6_dns_servers),
             domains: LearnedList::new(limits.ipv6_search_domains),
             gateway,
@@ -909,6 +921,11 @@ impl Stack {
         let Some(host) = IpCidr::new(IpAddr::V6(destination), 128) else {
             return;
         };
+        // Bounded: a redirect pushed out or expired takes its route along.
+        let routes = &mut self.routes;
+        self.ipv6.redirects.update_evicting(now, host, REDIRECT_LIFETIME_SECS, |c| {
+            routes.remove_matching(|r| r.cidr == *c);
+        });
         self.routes.remove_matching(|r| r.cidr == host);
         let via = (target != destination).then_some(IpAddr::V6(target));
         let _ = self.routes.add(Route {
@@ -996,6 +1013,9 @@ impl Stack {
         self.ipv6.route_infos.expire(now, |(c, via)| {
             routes.remove(*c, Some(IpAddr::V6(*via)));
         });
+        self.ipv6.redirects.expire(now, |c| {
+            routes.remove_matching(|r| r.cidr == *c);
+        });
         self.ipv6.dns.expire(now, |_| {});
         self.ipv6.domains.expire(now, |_| {});
         // Neighbour cache: solicitations, probes, failures.
@@ -1041,6 +1061,7 @@ impl Stack {
         at = earliest(at, v6.routers.poll_at());
         at = earliest(at, v6.prefixes.poll_at());
         at = earliest(at, v6.route_infos.poll_at());
+        at = earliest(at, v6.redirects.poll_at());
         at = earliest(at, v6.dns.poll_at());
         earliest(at, v6.domains.poll_at())
     }

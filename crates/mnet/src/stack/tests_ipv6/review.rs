@@ -234,7 +234,7 @@ fn ipv6_truncation_and_bit_flip_fuzz() {
     let corpus = corpus();
     let step = |s: &mut Stack, t: &mut Instant, f: &[u8], n: usize| {
         s.receive(*t, &FrameMeta::PLAIN, f);
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             *t += Duration::from_millis(700);
             s.poll(*t);
             drain(s);
@@ -545,4 +545,45 @@ fn neighbor_solicit_flood_keeps_a_pending_resolution() {
             .any(|f| f[..6] == [0x02, 0x77, 0, 0, 0, 0x77] && f[ethernet::HEADER_LEN + 6] == 17),
         "the waiting datagram was lost"
     );
+}
+
+/// A Redirect from the current first hop (fe80::..:b, the gateway) sending
+/// `destination` to fe80::..:1.
+fn redirect_for(destination: Ipv6Addr) -> Vec<u8> {
+    let mut r = vec![0u8; 4];
+    r.extend(ll(MAC_R).octets());
+    r.extend(destination.octets());
+    r.extend(opt(2, &MAC_R.0));
+    let mut f = frame(ll(MAC_B), a6(US), IpProtocol::Icmpv6, 255, &icmp(137, 0, &r));
+    fix_up(&mut f);
+    f
+}
+
+/// Redirects (which anyone on the link can forge in the first hop's name)
+/// for ever more destinations keep at most MAX_REDIRECTS host routes, and
+/// those expire: the routing table cannot be filled with routes that never
+/// go away.
+#[test]
+fn redirect_routes_are_bounded_and_expire() {
+    use crate::stack::ndp::{MAX_REDIRECTS, REDIRECT_LIFETIME_SECS};
+    let mut s = target();
+    let host_routes = |s: &Stack| s.routes.iter().filter(|r| r.cidr.prefix_len() == 128).count();
+    let t = Instant::from_secs(1);
+    for i in 0..(3 * MAX_REDIRECTS as u16) {
+        s.receive(
+            t + Duration::from_millis(u64::from(i)),
+            &FrameMeta::PLAIN,
+            &redirect_for(Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, i)),
+        );
+    }
+    assert_eq!(host_routes(&s), MAX_REDIRECTS);
+    // The newest redirect is honoured.
+    let newest = crate::wire::IpCidr::new(
+        IpAddr::V6(Ipv6Addr::new(0xfd00, 9, 0, 0, 0, 0, 0, 3 * MAX_REDIRECTS as u16 - 1)),
+        128,
+    )
+    .unwrap();
+    assert!(s.routes.iter().any(|r| r.cidr == newest));
+    s.poll(t + Duration::from_secs(u64::from(REDIRECT_LIFETIME_SECS) + 1));
+    assert_eq!(host_routes(&s), 0);
 }
