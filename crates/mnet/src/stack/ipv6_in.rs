@@ -37,6 +37,8 @@ pub(super) struct Ipv6Meta {
     pub from_wire: bool,
     /// Arrived in a link-layer multicast or broadcast frame.
     pub link_multicast: bool,
+    /// Carried a Fragment Header (reassembled, or an atomic fragment).
+    pub fragmented: bool,
 }
 
 impl Stack {
@@ -82,6 +84,7 @@ impl Stack {
             csum_valid,
             from_wire,
             link_multicast,
+            fragmented: false,
         };
         self.ipv6_headers(now, &meta, bytes, repr.next_header, ipv6::HEADER_LEN, true);
     }
@@ -101,6 +104,8 @@ impl Stack {
     /// `whole` is false for a reassembled datagram (`packet` is then the
     /// fixed header quote followed by the reassembled payload).
     fn ipv6_headers(&mut self, now: Instant, meta: &Ipv6Meta, packet: &[u8], mut next: IpProtocol, mut at: usize, whole: bool) {
+        let mut meta = *meta;
+        let meta = &mut meta;
         // Offset of the Next Header field that named `next`.
         let mut nh_field = 6;
         for count in 0..=MAX_EXTENSION_HEADERS {
@@ -172,6 +177,7 @@ impl Stack {
                     // Address, Fragment Identification}."
                     if f.is_atomic() {
                         self.stats.traffic.ipv6_atomic_frags_in += 1;
+                        meta.fragmented = true;
                         nh_field = at;
                         next = f.next_header;
                         at += FRAGMENT_HEADER_LEN;
@@ -292,7 +298,11 @@ impl Stack {
                 repr.emit(&mut Ipv6Packet::new_unchecked(&mut whole[..]));
                 whole[ipv6::HEADER_LEN..].copy_from_slice(&done.data);
                 self.reassembly.recycle(done.data);
-                let meta = Ipv6Meta { repr, ..*meta };
+                let meta = Ipv6Meta {
+                    repr,
+                    fragmented: true,
+                    ..*meta
+                };
                 self.ipv6_headers(now, &meta, &whole, IpProtocol::from(key.protocol), ipv6::HEADER_LEN, false);
                 self.pool.give(whole);
             }

@@ -530,7 +530,12 @@ impl Stack {
     pub(super) fn process_ndisc(&mut self, now: Instant, meta: &Ipv6Meta, _packet: &[u8], repr: NdiscRepr<'_>) {
         self.stats.traffic.ndp_in += 1;
         let (src, dst) = (meta.repr.src_addr, meta.repr.dst_addr);
-        if meta.repr.hop_limit != NDP_HOP_LIMIT {
+        // RFC 6980 (updating RFC 4861; the rule is in its §5): "use of the
+        // IPv6 Fragmentation Header is forbidden in all Neighbor Discovery
+        // messages" -- a fragmented (or atomic-fragment) NDP message is
+        // silently ignored, so fragmentation cannot smuggle a router
+        // advertisement past RA-Guard (RFC 7113).
+        if meta.repr.hop_limit != NDP_HOP_LIMIT || meta.fragmented {
             self.stats.record(Drop::NdpInvalid);
             return;
         }

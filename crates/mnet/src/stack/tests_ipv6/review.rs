@@ -587,3 +587,44 @@ fn redirect_routes_are_bounded_and_expire() {
     s.poll(t + Duration::from_secs(u64::from(REDIRECT_LIFETIME_SECS) + 1));
     assert_eq!(host_routes(&s), 0);
 }
+
+/// `payload` (an upper-layer message of type `next`) behind a Fragment
+/// Header: offset `off`, More Fragments `more`, identification 7.
+fn in_fragment(next: IpProtocol, off: usize, more: bool, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; FRAGMENT_HEADER_LEN];
+    FragmentHeader {
+        next_header: next,
+        offset: off,
+        more_frags: more,
+        ident: 7,
+    }
+    .emit(&mut p);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// RFC 6980: NDP messages carrying a Fragment Header are ignored, both an
+/// atomic fragment and one reassembled from two fragments: a router
+/// advertisement that arrives that way teaches nothing. The same RA
+/// unfragmented is taken.
+#[test]
+fn fragmented_router_advert_is_ignored() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    let ra = ra_with(&slaac_prefix(a6("fd00:3::")));
+    // The RA's ICMPv6 message, checksum filled (fe80::..:1 -> ff02::1).
+    let msg = ra[ethernet::HEADER_LEN + ipv6::HEADER_LEN..].to_vec();
+    let send = |s: &mut Stack, payload: Vec<u8>| {
+        let f = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Ipv6Frag, 255, &payload);
+        s.receive(t, &FrameMeta::PLAIN, &f);
+    };
+    send(&mut s, in_fragment(IpProtocol::Icmpv6, 0, false, &msg));
+    send(&mut s, in_fragment(IpProtocol::Icmpv6, 0, true, &msg[..16]));
+    send(&mut s, in_fragment(IpProtocol::Icmpv6, 16, false, &msg[16..]));
+    assert_eq!(s.stats().traffic.ipv6_reassembled, 1);
+    assert_eq!(s.ipv6_default_routers().count(), 0);
+    assert!(!s.ipv6_status().router_advert_seen);
+    assert_eq!(s.stats().drops(crate::stats::Drop::NdpInvalid), 2);
+    s.receive(t, &FrameMeta::PLAIN, &ra);
+    assert_eq!(s.ipv6_default_routers().count(), 1);
+}
