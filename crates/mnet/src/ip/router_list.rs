@@ -34,6 +34,11 @@ pub const MAX_DNS_SERVERS: usize = 8;
 pub const MAX_SEARCH_DOMAINS: usize = 8;
 /// Default bound on on-link prefixes learned from RAs.
 pub const MAX_ONLINK_PREFIXES: usize = 16;
+/// Default bound on addresses SLAAC forms ([`crate::config::Limits::ipv6_slaac_addresses`]):
+/// half of the default 16 interface addresses. RFC 4862 names no bound;
+/// Linux's `max_addresses` (default 16) bounds autoconfigured addresses the
+/// same way, but there IPv4 addresses do not share the table.
+pub const MAX_SLAAC_ADDRESSES: usize = 8;
 
 /// One default router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

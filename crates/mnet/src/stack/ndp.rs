@@ -331,6 +331,14 @@ impl Stack {
         if self.addresses.len() >= self.limits.max_addresses {
             return Err(Error::WouldExceedLimit);
         }
+        // Advertised prefixes get a bounded share of the address table
+        // (duplicates and deprecated ones count until they expire).
+        if origin == AddrOrigin::Slaac
+            && self.ipv6.addrs.iter().filter(|e| e.origin == AddrOrigin::Slaac).count() >= self.limits.ipv6_slaac_addresses
+        {
+            self.stats.record(Drop::SlaacLimit);
+            return Err(Error::WouldExceedLimit);
+        }
         let dad = self.ipv6.dad_transmits > 0;
         self.ipv6.addrs.add(now, addr, prefix_len, origin, lifetimes, dad)?;
         // RFC 4862 §5.4.2: "Before sending a Neighbor Solicitation, an

@@ -628,3 +628,31 @@ fn fragmented_router_advert_is_ignored() {
     s.receive(t, &FrameMeta::PLAIN, &ra);
     assert_eq!(s.ipv6_default_routers().count(), 1);
 }
+
+/// Router advertisements with many autonomous prefixes form at most
+/// `ipv6_slaac_addresses` addresses: configured (and DHCP) addresses still
+/// find room in the shared address table afterwards.
+#[test]
+fn slaac_addresses_leave_room_for_configured_ones() {
+    let mut s = target();
+    let limit = s.limits.ipv6_slaac_addresses;
+    assert!(limit < s.limits.max_addresses - 2);
+    let t = Instant::from_secs(1);
+    let mut opts = Vec::new();
+    for i in 0..16u16 {
+        opts.extend(slaac_prefix(Ipv6Addr::new(0xfd00, 0x100 + i, 0, 0, 0, 0, 0, 0)));
+    }
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&opts));
+    let slaac = s
+        .ipv6
+        .addrs
+        .iter()
+        .filter(|e| e.origin == crate::ip::ipv6_addr::AddrOrigin::Slaac)
+        .count();
+    assert_eq!(slaac, limit);
+    assert_eq!(s.stats().drops(crate::stats::Drop::SlaacLimit), (16 - limit) as u64);
+    // After DAD the table still takes an IPv4 address and a static IPv6 one.
+    s.poll(t + Duration::from_secs(5));
+    s.add_address(t, "10.0.0.9/24".parse().unwrap()).unwrap();
+    s.add_address(t, "fd00:aa::1/64".parse().unwrap()).unwrap();
+}
