@@ -121,7 +121,9 @@ impl Stack {
                 IpProtocol::HopByHop | IpProtocol::Ipv6Opts => {
                     // RFC 8200 §4.1: "The Hop-by-Hop Options header, when
                     // present, must immediately follow the IPv6 header."
-                    if next == IpProtocol::HopByHop && at != ipv6::HEADER_LEN {
+                    // (In a reassembled datagram the Fragmentable Part
+                    // follows a Fragment Header, so never there.)
+                    if next == IpProtocol::HopByHop && (at != ipv6::HEADER_LEN || !whole) {
                         self.send_param_problem(now, meta, packet, param_problem::UNRECOGNIZED_NEXT_HEADER, nh_field);
                         return;
                     }

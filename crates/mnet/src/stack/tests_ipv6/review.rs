@@ -656,3 +656,31 @@ fn slaac_addresses_leave_room_for_configured_ones() {
     s.add_address(t, "10.0.0.9/24".parse().unwrap()).unwrap();
     s.add_address(t, "fd00:aa::1/64".parse().unwrap()).unwrap();
 }
+
+/// RFC 8200 §4.1: a Hop-by-Hop Options header only ever directly follows
+/// the IPv6 header; one that starts the reassembled Fragmentable Part came
+/// after a Fragment Header and is an error (Parameter Problem code 1), not
+/// a way to deliver the datagram inside it.
+#[test]
+fn hop_by_hop_inside_a_fragmented_datagram_is_rejected() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    let mut body = vec![17u8, 0, 1, 4, 0, 0, 0, 0];
+    body.extend(udp(9, &[5u8; 24]));
+    let send = |s: &mut Stack, off: usize, more: bool, data: &[u8]| {
+        let f = frame(
+            a6(PEER),
+            a6(US),
+            IpProtocol::Ipv6Frag,
+            64,
+            &in_fragment(IpProtocol::HopByHop, off, more, data),
+        );
+        s.receive(t, &FrameMeta::PLAIN, &f);
+    };
+    send(&mut s, 0, true, &body[..24]);
+    send(&mut s, 24, false, &body[24..]);
+    assert_eq!(s.stats().traffic.ipv6_reassembled, 1);
+    assert_eq!(s.stats().traffic.udp_in, 0);
+    let errors: Vec<_> = icmp_out(&mut s).into_iter().filter(|(ty, _)| *ty == 4).map(|(_, m)| m[1]).collect();
+    assert_eq!(errors, [1]);
+}
