@@ -44,6 +44,13 @@ pub const MAX_RTR_SOLICITATION_INTERVAL: Duration = Duration::from_secs(3600);
 pub const BASE_REACHABLE_TIME: Duration = Duration::from_secs(30);
 /// RFC 4861 §10: "RETRANS_TIMER 1,000 milliseconds".
 pub const RETRANS_TIMER: Duration = Duration::from_secs(1);
+/// Floors on the timers a router advertisement sets (RFC 4861 names none;
+/// these are Linux's): an advertised Retrans Timer of 1 ms would make DAD
+/// finish before any answer could cross a real link, and NUD probe in a
+/// tight loop.
+pub const MIN_RETRANS_TIMER: Duration = Duration::from_millis(10);
+/// See [`MIN_RETRANS_TIMER`]: the floor on an advertised Reachable Time.
+pub const MIN_BASE_REACHABLE_TIME: Duration = Duration::from_millis(100);
 /// RFC 4861 §10: "MIN_RANDOM_FACTOR .5", "MAX_RANDOM_FACTOR 1.5" (in
 /// per mille).
 const RANDOM_FACTOR_PERMILLE: (u32, u32) = (500, 1500);
@@ -727,11 +734,11 @@ impl Stack {
         let cfg = *self.ipv6.neighbors.config();
         let mut reachable = cfg.reachable_time;
         if ra.reachable_time != 0 {
-            let base = Duration::from_millis(u64::from(ra.reachable_time.min(3_600_000)));
+            let base = Duration::from_millis(u64::from(ra.reachable_time.min(3_600_000))).max(MIN_BASE_REACHABLE_TIME);
             reachable = random_reachable_time(base, &mut self.rng);
         }
         let retrans = if ra.retrans_time != 0 {
-            Duration::from_millis(u64::from(ra.retrans_time.min(3_600_000)))
+            Duration::from_millis(u64::from(ra.retrans_time.min(3_600_000))).max(MIN_RETRANS_TIMER)
         } else {
             cfg.retrans_timer
         };

@@ -684,3 +684,22 @@ fn hop_by_hop_inside_a_fragmented_datagram_is_rejected() {
     let errors: Vec<_> = icmp_out(&mut s).into_iter().filter(|(ty, _)| *ty == 4).map(|(_, m)| m[1]).collect();
     assert_eq!(errors, [1]);
 }
+
+/// A router advertisement asking for a 1 ms Retrans Timer and Reachable
+/// Time gets the floors: DAD and NUD keep waiting long enough for an
+/// answer to cross the link.
+#[test]
+fn ra_timers_have_floors() {
+    use crate::stack::ndp::{MIN_BASE_REACHABLE_TIME, MIN_RETRANS_TIMER};
+    let mut s = target();
+    let mut ra = vec![64u8, 0, 0x07, 0x08, 0, 0, 0, 1, 0, 0, 0, 1];
+    ra.extend(opt(1, &MAC_R.0));
+    let mut f = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Icmpv6, 255, &icmp(134, 0, &ra));
+    fix_up(&mut f);
+    s.receive(Instant::from_secs(1), &FrameMeta::PLAIN, &f);
+    assert!(s.ipv6_status().router_advert_seen);
+    let cfg = *s.ipv6.neighbors.config();
+    assert_eq!(cfg.retrans_timer, MIN_RETRANS_TIMER);
+    // ReachableTime is 0.5 to 1.5 times the (floored) base.
+    assert!(cfg.reachable_time >= MIN_BASE_REACHABLE_TIME / 2, "{:?}", cfg.reachable_time);
+}
