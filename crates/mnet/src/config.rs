@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::ip::reassembly::ReassemblyConfig;
-use crate::ip::router_list::{MAX_DEFAULT_ROUTERS, MAX_DNS_SERVERS, MAX_ONLINK_PREFIXES, MAX_SEARCH_DOMAINS};
+use crate::ip::router_list::{MAX_DEFAULT_ROUTERS, MAX_DNS_SERVERS, MAX_ONLINK_PREFIXES, MAX_SEARCH_DOMAINS, MAX_SLAAC_ADDRESSES};
 use crate::link::neighbor::NeighborConfig;
 use crate::wire::{EthernetAddress, IpCidr};
 
@@ -52,6 +52,10 @@ pub struct Limits {
     pub ipv6_default_routers: usize,
     /// IPv6 on-link prefixes learned from router advertisements.
     pub ipv6_onlink_prefixes: usize,
+    /// Addresses SLAAC may form from advertised prefixes (a share of
+    /// `max_addresses`, so advertisements cannot take every slot from
+    /// configured and DHCP addresses).
+    pub ipv6_slaac_addresses: usize,
     /// DNS servers learned from RDNSS options.
     pub ipv6_dns_servers: usize,
     /// Search domains learned from DNSSL options.
@@ -81,6 +85,7 @@ impl Default for Limits {
             tcp_listeners: 1024,
             ipv6_default_routers: MAX_DEFAULT_ROUTERS,
             ipv6_onlink_prefixes: MAX_ONLINK_PREFIXES,
+            ipv6_slaac_addresses: MAX_SLAAC_ADDRESSES,
             ipv6_dns_servers: MAX_DNS_SERVERS,
             ipv6_search_domains: MAX_SEARCH_DOMAINS,
             ipv6_multicast_groups: 16,

@@ -83,6 +83,8 @@ drop_reasons! {
     NdpUnresolved => "ndp: neighbour never answered",
     NdpAddressConflict => "ndp: another node claims one of our addresses",
     NdpDadFailed => "ndp: duplicate address detected, address not used",
+    MldInvalid => "mld: query failed validation (RFC 3810 §6.2)",
+    SlaacLimit => "ndp: no SLAAC address formed, ipv6_slaac_addresses reached",
     TcpMalformed => "tcp: malformed segment",
     TcpUnsupported => "tcp: not supported yet",
     TcpBadChecksum => "tcp: bad checksum",

@@ -34,6 +34,11 @@ pub const MAX_DNS_SERVERS: usize = 8;
 pub const MAX_SEARCH_DOMAINS: usize = 8;
 /// Default bound on on-link prefixes learned from RAs.
 pub const MAX_ONLINK_PREFIXES: usize = 16;
+/// Default bound on addresses SLAAC forms ([`crate::config::Limits::ipv6_slaac_addresses`]):
+/// half of the default 16 interface addresses. RFC 4862 names no bound;
+/// Linux's `max_addresses` (default 16) bounds autoconfigured addresses the
+/// same way, but there IPv4 addresses do not share the table.
+pub const MAX_SLAAC_ADDRESSES: usize = 8;
 
 /// One default router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +168,12 @@ impl<T: PartialEq + Clone> LearnedList<T> {
     /// otherwise added or its lifetime refreshed (0xffffffff: infinite).
     /// Returns whether membership changed.
     pub fn update(&mut self, now: Instant, item: T, lifetime_secs: u32) -> bool {
+        self.update_evicting(now, item, lifetime_secs, |_| {})
+    }
+
+    /// [`Self::update`], telling `evicted` about an entry pushed out to make
+    /// room, so whatever was installed for it (a route) goes with it.
+    pub fn update_evicting(&mut self, now: Instant, item: T, lifetime_secs: u32, mut evicted: impl FnMut(&T)) -> bool {
         let pos = self.items.iter().position(|(x, _)| *x == item);
         if lifetime_secs == 0 {
             return pos.map(|i| self.items.remove(i)).is_some();
@@ -182,7 +193,8 @@ impl<T: PartialEq + Clone> LearnedList<T> {
                 .map(|(_, i)| i);
             match soonest {
                 Some(i) => {
-                    self.items.remove(i);
+                    let (gone, _) = self.items.remove(i);
+                    evicted(&gone);
                 }
                 None => return false,
             }
@@ -193,6 +205,10 @@ impl<T: PartialEq + Clone> LearnedList<T> {
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.items.iter().map(|(x, _)| x)
+    }
+
+    pub fn contains(&self, item: &T) -> bool {
+        self.items.iter().any(|(x, _)| x == item)
     }
 
     /// Remove expired items, handing each to `gone`.

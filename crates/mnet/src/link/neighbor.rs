@@ -590,7 +590,14 @@ impl<L: Copy + PartialEq, P> NeighborCache<L, P> {
                 (Some(l), false) => {
                     // §7.2.3: "If an entry does not already exist, the node
                     // SHOULD create a new one and set its reachability state
-                    // to STALE".
+                    // to STALE". A SHOULD: an entry nobody asked for never
+                    // pushes out one that has packets waiting for its
+                    // resolution (else a flood of solicitations from made-up
+                    // sources makes every resolution fail); it is then not
+                    // made.
+                    if self.map.len() >= self.config.capacity && self.entry(self.lru).is_some_and(|e| e.state == State::Incomplete) {
+                        return FillOutcome::Ignored;
+                    }
                     let (_, evicted) = self.insert_entry(now, ip, State::Stale(l));
                     FillOutcome::Created { evicted }
                 }
@@ -954,6 +961,52 @@ mod tests {
         assert_eq!(c.pending_total(), 0);
         // The evicted entry's timer went with it.
         assert_eq!(c.poll_at(), None);
+        check_invariants(&c);
+    }
+
+    /// NDP input about a neighbour we did not ask about (a solicitation
+    /// from a new source) never evicts an entry still resolving: its
+    /// packets survive a flood of solicitations from made-up sources.
+    #[test]
+    fn unsolicited_entries_never_evict_a_resolution_in_progress() {
+        let mut c = cache(NeighborConfig {
+            capacity: 3,
+            ..NeighborConfig::default()
+        });
+        let t = secs(1);
+        let ns = NudUpdate {
+            advert: false,
+            solicited: false,
+            override_flag: false,
+        };
+        let _ = c.enqueue(t, ip(1), 10);
+        for n in 2..=3 {
+            assert_eq!(
+                c.update_nud(t, ip(n), Some(mac(n as u8)), ns),
+                FillOutcome::Created { evicted: None }
+            );
+        }
+        // Full, and the least recently used entry is resolving: refused.
+        for n in 4..100 {
+            assert_eq!(c.update_nud(t, ip(n), Some(mac(n as u8)), ns), FillOutcome::Ignored);
+        }
+        assert_eq!(c.get(ip(1)).map(|v| v.state), Some(NeighborState::Incomplete));
+        assert_eq!(c.pending_total(), 1);
+        // The answer still releases the packet.
+        let na = NudUpdate {
+            advert: true,
+            solicited: true,
+            override_flag: true,
+        };
+        assert_eq!(
+            c.update_nud(t, ip(1), Some(mac(1)), na),
+            FillOutcome::Resolved { packets: vec![10] }
+        );
+        // Resolved entries are fair game for LRU eviction again.
+        assert!(matches!(
+            c.update_nud(t, ip(4), Some(mac(4)), ns),
+            FillOutcome::Created { evicted: Some(_) }
+        ));
         check_invariants(&c);
     }
 

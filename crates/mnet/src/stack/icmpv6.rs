@@ -222,6 +222,13 @@ impl Stack {
     ) -> bool {
         let mut tx = Ipv6Tx::new(src, dst, IpProtocol::Icmpv6, repr.buffer_len());
         tx.hop_limit = hop_limit;
+        self.send_icmpv6_tx(now, tx, repr)
+    }
+
+    /// Send one ICMPv6 message described by `tx` (its length and protocol
+    /// set for `repr`).
+    pub(super) fn send_icmpv6_tx(&mut self, now: Instant, tx: Ipv6Tx, repr: &Icmpv6Repr) -> bool {
+        let dst = tx.dst;
         let sent = self.send_ipv6(now, tx, |buf, src| repr.emit(buf, &src, &dst));
         if sent.is_ok() {
             self.stats.traffic.icmpv6_out += 1;
@@ -241,11 +248,14 @@ impl Stack {
             p.protocol == IpProtocol::Icmpv6 && p.transport.first().is_some_and(|&t| message::is_error(t) || t == message::REDIRECT)
         });
         // "(e.3) An IPv6 packet destined to an IPv6 multicast address" ...
-        // "(e.6) An IPv6 packet whose source address does not uniquely
+        // "(e.4) A packet sent as a link-layer multicast (the exceptions
+        // from e.3 apply to this case, too). (e.5) A packet sent as a
+        // link-layer broadcast (the exceptions from e.3 apply to this case,
+        // too)." ... "(e.6) An IPv6 packet whose source address does not uniquely
         // identify a single node -- e.g., the IPv6 Unspecified Address, an
         // IPv6 multicast address".
         if about_error
-            || (meta.multicast && !multicast_ok)
+            || ((meta.multicast || meta.link_multicast) && !multicast_ok)
             || r.src_addr.is_unspecified()
             || r.src_addr.is_multicast()
             || !meta.from_wire && r.src_addr.is_loopback()

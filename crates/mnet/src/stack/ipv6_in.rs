@@ -35,11 +35,17 @@ pub(super) struct Ipv6Meta {
     pub csum_valid: bool,
     /// Came from the link (not looped back).
     pub from_wire: bool,
+    /// Arrived in a link-layer multicast or broadcast frame.
+    pub link_multicast: bool,
+    /// Carried a Fragment Header (reassembled, or an atomic fragment).
+    pub fragmented: bool,
 }
 
 impl Stack {
     /// One IPv6 packet from the link or from loopback.
-    pub(super) fn process_ipv6(&mut self, now: Instant, from_wire: bool, bytes: &[u8], csum_valid: bool) {
+    /// `link_multicast`: the frame went to a link-layer multicast or
+    /// broadcast address.
+    pub(super) fn process_ipv6(&mut self, now: Instant, from_wire: bool, link_multicast: bool, bytes: &[u8], csum_valid: bool) {
         if !self.ipv6.enabled() {
             self.stats.record(Drop::Ipv6Unsupported);
             return;
@@ -54,6 +60,11 @@ impl Stack {
             self.stats.record(Drop::Ipv6Malformed);
             return;
         };
+        // RFC 8200 §3: Payload Length is the "Length of the IPv6 payload,
+        // i.e., the rest of the packet following this IPv6 header, in
+        // octets": link-layer padding or a trailer after it is not part of
+        // the packet (new_checked made sure the bytes are there).
+        let bytes = bytes.get(..ipv6::HEADER_LEN + usize::from(pkt.payload_len())).unwrap_or(bytes);
         let (src, dst) = (repr.src_addr, repr.dst_addr);
         // RFC 4291 §2.7: "Multicast addresses must not be used as source
         // addresses in IPv6 packets"; loopback "must never be sent outside
@@ -72,6 +83,8 @@ impl Stack {
             multicast: dst.is_multicast(),
             csum_valid,
             from_wire,
+            link_multicast,
+            fragmented: false,
         };
         self.ipv6_headers(now, &meta, bytes, repr.next_header, ipv6::HEADER_LEN, true);
     }
@@ -91,6 +104,8 @@ impl Stack {
     /// `whole` is false for a reassembled datagram (`packet` is then the
     /// fixed header quote followed by the reassembled payload).
     fn ipv6_headers(&mut self, now: Instant, meta: &Ipv6Meta, packet: &[u8], mut next: IpProtocol, mut at: usize, whole: bool) {
+        let mut meta = *meta;
+        let meta = &mut meta;
         // Offset of the Next Header field that named `next`.
         let mut nh_field = 6;
         for count in 0..=MAX_EXTENSION_HEADERS {
@@ -106,7 +121,9 @@ impl Stack {
                 IpProtocol::HopByHop | IpProtocol::Ipv6Opts => {
                     // RFC 8200 §4.1: "The Hop-by-Hop Options header, when
                     // present, must immediately follow the IPv6 header."
-                    if next == IpProtocol::HopByHop && at != ipv6::HEADER_LEN {
+                    // (In a reassembled datagram the Fragmentable Part
+                    // follows a Fragment Header, so never there.)
+                    if next == IpProtocol::HopByHop && (at != ipv6::HEADER_LEN || !whole) {
                         self.send_param_problem(now, meta, packet, param_problem::UNRECOGNIZED_NEXT_HEADER, nh_field);
                         return;
                     }
@@ -162,6 +179,7 @@ impl Stack {
                     // Address, Fragment Identification}."
                     if f.is_atomic() {
                         self.stats.traffic.ipv6_atomic_frags_in += 1;
+                        meta.fragmented = true;
                         nh_field = at;
                         next = f.next_header;
                         at += FRAGMENT_HEADER_LEN;
@@ -282,7 +300,11 @@ impl Stack {
                 repr.emit(&mut Ipv6Packet::new_unchecked(&mut whole[..]));
                 whole[ipv6::HEADER_LEN..].copy_from_slice(&done.data);
                 self.reassembly.recycle(done.data);
-                let meta = Ipv6Meta { repr, ..*meta };
+                let meta = Ipv6Meta {
+                    repr,
+                    fragmented: true,
+                    ..*meta
+                };
                 self.ipv6_headers(now, &meta, &whole, IpProtocol::from(key.protocol), ipv6::HEADER_LEN, false);
                 self.pool.give(whole);
             }

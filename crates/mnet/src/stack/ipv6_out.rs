@@ -37,6 +37,10 @@ pub(super) struct Ipv6Tx {
     /// Offload metadata for the device (a partial TCP checksum, a
     /// super-segment to split).
     pub meta: FrameMeta,
+    /// The destination's link-layer address, known from the message this
+    /// answers (a solicitation's Source Link-Layer Address option): the
+    /// packet goes there directly, without the neighbour cache.
+    pub link_dst: Option<EthernetAddress>,
 }
 
 impl Ipv6Tx {
@@ -51,6 +55,7 @@ impl Ipv6Tx {
             traffic_class: 0,
             router_alert: false,
             meta: FrameMeta::PLAIN,
+            link_dst: None,
         }
     }
 
@@ -169,6 +174,7 @@ impl Stack {
             traffic_class,
             router_alert,
             meta,
+            link_dst,
         } = tx;
         let next = self.route_ipv6(dst)?;
         let src = match src {
@@ -222,6 +228,7 @@ impl Stack {
                 self.loopback.push_back(buf);
             }
             NextHop6::Multicast => self.emit_ipv6_frame(now, buf, multicast_mac(dst), meta),
+            NextHop6::Link(_) if let Some(mac) = link_dst => self.emit_ipv6_frame(now, buf, mac, meta),
             NextHop6::Link(hop) => self.output_ipv6_via(now, hop, buf, meta),
         }
         Ok(())

@@ -128,8 +128,15 @@ impl Stack {
     /// random time within [Maximum Response Delay]".
     pub(super) fn process_mld(&mut self, now: Instant, meta: &Ipv6Meta, m: MldRepr<'_>) {
         let MldRepr::Query { max_resp_code, group } = m else { return };
-        // RFC 3810 §5.1.14: queries come from link-local sources.
-        if !crate::ip::ipv6_addr::is_link_local(meta.repr.src_addr) {
+        // RFC 3810 §6.2: "Upon reception of an MLD message that contains a
+        // Query, the node checks if the source address of the message is a
+        // valid link-local address, if the hop limit is set to 1, and if the
+        // Router Alert option is present in the Hop-By-Hop Options header.
+        // If any of these checks fails, the packet is dropped." (The Router
+        // Alert is not checked: Linux's querier always sends one, and the
+        // hop limit already proves the query was not forwarded.)
+        if !crate::ip::ipv6_addr::is_link_local(meta.repr.src_addr) || meta.repr.hop_limit != 1 {
+            self.stats.record(crate::stats::Drop::MldInvalid);
             return;
         }
         let ours = self.mld_groups();

@@ -44,6 +44,13 @@ pub const MAX_RTR_SOLICITATION_INTERVAL: Duration = Duration::from_secs(3600);
 pub const BASE_REACHABLE_TIME: Duration = Duration::from_secs(30);
 /// RFC 4861 §10: "RETRANS_TIMER 1,000 milliseconds".
 pub const RETRANS_TIMER: Duration = Duration::from_secs(1);
+/// Floors on the timers a router advertisement sets (RFC 4861 names none;
+/// these are Linux's): an advertised Retrans Timer of 1 ms would make DAD
+/// finish before any answer could cross a real link, and NUD probe in a
+/// tight loop.
+pub const MIN_RETRANS_TIMER: Duration = Duration::from_millis(10);
+/// See [`MIN_RETRANS_TIMER`]: the floor on an advertised Reachable Time.
+pub const MIN_BASE_REACHABLE_TIME: Duration = Duration::from_millis(100);
 /// RFC 4861 §10: "MIN_RANDOM_FACTOR .5", "MAX_RANDOM_FACTOR 1.5" (in
 /// per mille).
 const RANDOM_FACTOR_PERMILLE: (u32, u32) = (500, 1500);
@@ -55,6 +62,14 @@ pub const NDP_HOP_LIMIT: u8 = 255;
 /// RFC 7217 §6: "IDGEN_RETRIES ... 3": opaque identifiers regenerated after
 /// a DAD conflict at most this often.
 pub const IDGEN_RETRIES: u8 = 3;
+/// At most this many Redirect-learned host routes (RFC 4861 §8.3
+/// destination-cache entries) are kept; a new one pushes out the one
+/// closest to expiry, and its route with it.
+pub const MAX_REDIRECTS: usize = 64;
+/// How long a Redirect-learned route lives unless another Redirect renews
+/// it (RFC 4861 names no lifetime; without one, redirects could pin the
+/// routing table forever).
+pub const REDIRECT_LIFETIME_SECS: u32 = 600;
 /// Length of the DAD nonce (RFC 7527 §4.1; RFC 3971 §5.3.2 minimum 6).
 const NONCE_LEN: usize = 6;
 
@@ -106,6 +121,9 @@ pub(crate) struct Ipv6State {
     pub prefixes: LearnedList<IpCidr>,
     /// RFC 4191 Route Information: (prefix, router).
     pub route_infos: LearnedList<(IpCidr, Ipv6Addr)>,
+    /// Destinations redirected to a better first hop (their /128 routes
+    /// are in the route table).
+    pub redirects: LearnedList<IpCidr>,
     pub dns: LearnedList<Ipv6Addr>,
     pub domains: LearnedList<String>,
     pub gateway: Option<Ipv6Addr>,
@@ -150,6 +168,7 @@ impl Ipv6State {
             routers: RouterList::new(limits.ipv6_default_routers),
             prefixes: LearnedList::new(limits.ipv6_onlink_prefixes),
             route_infos: LearnedList::new(limits.ipv6_onlink_prefixes),
+            redirects: LearnedList::new(MAX_REDIRECTS),
             dns: LearnedList::new(limits.ipv6_dns_servers),
             domains: LearnedList::new(limits.ipv6_search_domains),
             gateway,
@@ -205,6 +224,27 @@ fn dnssl_names(mut b: &[u8], mut each: impl FnMut(String)) {
             b = &b[usize::from(len)..];
         }
         each(name);
+    }
+}
+
+/// Whether an advertised prefix's network address is a unicast one: not
+/// multicast (ff00::/8), not `::` (then the prefix covers the unspecified
+/// address), not `::1`.
+fn is_unicast_prefix(cidr: IpCidr) -> bool {
+    let IpAddr::V6(a) = cidr.address() else { return false };
+    !(a.is_multicast() || a.is_unspecified() || a.is_loopback())
+}
+
+/// An advertised on-link prefix went away: remove its route, unless a
+/// static or link-local address of the same prefix installed that route
+/// too (`ipv6_address_ready`); an advertisement must not take a configured
+/// address's subnet off the link.
+fn remove_prefix_route(routes: &mut crate::ip::route::RouteTable, addrs: &Ipv6AddrTable, cidr: IpCidr) {
+    let configured = addrs
+        .iter()
+        .any(|e| e.origin != AddrOrigin::Slaac && e.prefix_len == cidr.prefix_len() && cidr.contains_addr(&IpAddr::V6(e.addr)));
+    if !configured {
+        routes.remove(cidr, None);
     }
 }
 
@@ -296,6 +336,14 @@ impl Stack {
         dad_counter: u8,
     ) -> Result<()> {
         if self.addresses.len() >= self.limits.max_addresses {
+            return Err(Error::WouldExceedLimit);
+        }
+        // Advertised prefixes get a bounded share of the address table
+        // (duplicates and deprecated ones count until they expire).
+        if origin == AddrOrigin::Slaac
+            && self.ipv6.addrs.iter().filter(|e| e.origin == AddrOrigin::Slaac).count() >= self.limits.ipv6_slaac_addresses
+        {
+            self.stats.record(Drop::SlaacLimit);
             return Err(Error::WouldExceedLimit);
         }
         let dad = self.ipv6.dad_transmits > 0;
@@ -437,7 +485,24 @@ impl Stack {
 
     /// Send one NDP message with hop limit 255.
     fn send_ndisc(&mut self, now: Instant, src: Option<Ipv6Addr>, dst: Ipv6Addr, repr: NdiscRepr<'_>) {
-        if self.send_icmpv6(now, src, dst, &Icmpv6Repr::Ndisc(repr), Some(NDP_HOP_LIMIT)) {
+        self.send_ndisc_to(now, src, dst, repr, None);
+    }
+
+    /// [`Self::send_ndisc`], to `link_dst` when the link-layer address is
+    /// known from the message being answered.
+    fn send_ndisc_to(
+        &mut self,
+        now: Instant,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        repr: NdiscRepr<'_>,
+        link_dst: Option<EthernetAddress>,
+    ) {
+        let icmp = Icmpv6Repr::Ndisc(repr);
+        let mut tx = super::ipv6_out::Ipv6Tx::new(src, dst, crate::wire::IpProtocol::Icmpv6, icmp.buffer_len());
+        tx.hop_limit = Some(NDP_HOP_LIMIT);
+        tx.link_dst = link_dst;
+        if self.send_icmpv6_tx(now, tx, &icmp) {
             self.stats.traffic.ndp_out += 1;
         }
     }
@@ -480,7 +545,12 @@ impl Stack {
     pub(super) fn process_ndisc(&mut self, now: Instant, meta: &Ipv6Meta, _packet: &[u8], repr: NdiscRepr<'_>) {
         self.stats.traffic.ndp_in += 1;
         let (src, dst) = (meta.repr.src_addr, meta.repr.dst_addr);
-        if meta.repr.hop_limit != NDP_HOP_LIMIT {
+        // RFC 6980 (updating RFC 4861; the rule is in its §5): "use of the
+        // IPv6 Fragmentation Header is forbidden in all Neighbor Discovery
+        // messages" -- a fragmented (or atomic-fragment) NDP message is
+        // silently ignored, so fragmentation cannot smuggle a router
+        // advertisement past RA-Guard (RFC 7113).
+        if meta.repr.hop_limit != NDP_HOP_LIMIT || meta.fragmented {
             self.stats.record(Drop::NdpInvalid);
             return;
         }
@@ -559,7 +629,7 @@ impl Stack {
             // zero and multicast the advertisement to the all-nodes
             // address."
             self.stats.record(Drop::NdpAddressConflict);
-            self.send_neighbor_advert(now, target, ALL_NODES, false);
+            self.send_neighbor_advert(now, target, ALL_NODES, false, None);
             return;
         }
         // RFC 4861 §7.2.3: "If the Source Address is not the unspecified
@@ -579,13 +649,15 @@ impl Stack {
         }
         // "the recipient ... sends a Neighbor Advertisement ... with the
         // Solicited flag set ... to the Source Address of the solicitation."
-        self.send_neighbor_advert(now, target, src, true);
+        // Straight to the link-layer address the solicitation gave, so the
+        // answer needs no cache entry (none may have been made above).
+        self.send_neighbor_advert(now, target, src, true, sll);
     }
 
     /// RFC 4861 §7.2.4: "the Target Address ... copied from the
     /// solicitation", "the Target Link-Layer Address option", Override set
     /// (we are not a proxy or anycast).
-    fn send_neighbor_advert(&mut self, now: Instant, target: Ipv6Addr, dst: Ipv6Addr, solicited: bool) {
+    fn send_neighbor_advert(&mut self, now: Instant, target: Ipv6Addr, dst: Ipv6Addr, solicited: bool, link_dst: Option<EthernetAddress>) {
         let mut opts = [0u8; 8];
         let n = NdiscOption::TargetLinkLayer(self.mac).emit(&mut opts);
         let repr = NdiscRepr::NeighborAdvert {
@@ -593,7 +665,7 @@ impl Stack {
             target,
             options: NdiscOptions::new_checked(&opts[..n]).unwrap_or(NdiscOptions::EMPTY),
         };
-        self.send_ndisc(now, Some(target), dst, repr);
+        self.send_ndisc_to(now, Some(target), dst, repr, link_dst);
     }
 
     fn process_neighbor_advert(&mut self, now: Instant, flags: u8, target: Ipv6Addr, options: NdiscOptions<'_>) {
@@ -662,11 +734,11 @@ impl Stack {
         let cfg = *self.ipv6.neighbors.config();
         let mut reachable = cfg.reachable_time;
         if ra.reachable_time != 0 {
-            let base = Duration::from_millis(u64::from(ra.reachable_time.min(3_600_000)));
+            let base = Duration::from_millis(u64::from(ra.reachable_time.min(3_600_000))).max(MIN_BASE_REACHABLE_TIME);
             reachable = random_reachable_time(base, &mut self.rng);
         }
         let retrans = if ra.retrans_time != 0 {
-            Duration::from_millis(u64::from(ra.retrans_time.min(3_600_000)))
+            Duration::from_millis(u64::from(ra.retrans_time.min(3_600_000))).max(MIN_RETRANS_TIMER)
         } else {
             cfg.retrans_timer
         };
@@ -727,16 +799,20 @@ impl Stack {
                         crate::wire::ndisc::RouterPreference::Medium => 2,
                         crate::wire::ndisc::RouterPreference::Low => 3,
                     };
+                    // A route is installed exactly while its entry is in the
+                    // bounded list: one pushed out takes its route along, and
+                    // one the full list refused installs none.
+                    let routes = &mut self.routes;
+                    self.ipv6.route_infos.update_evicting(now, (cidr, src), lifetime, |(c, via)| {
+                        routes.remove(*c, Some(IpAddr::V6(*via)));
+                    });
                     self.routes.remove(cidr, Some(IpAddr::V6(src)));
-                    if self.ipv6.route_infos.update(now, (cidr, src), lifetime) || lifetime != 0 {
+                    if self.ipv6.route_infos.contains(&(cidr, src)) {
                         let _ = self.routes.add(Route {
                             cidr,
                             via: Some(IpAddr::V6(src)),
                             metric,
                         });
-                    }
-                    if lifetime == 0 {
-                        self.routes.remove(cidr, Some(IpAddr::V6(src)));
                     }
                 }
                 NdiscOption::Rdnss { lifetime, addresses } => {
@@ -770,19 +846,30 @@ impl Stack {
         if is_link_local(p.prefix) {
             return;
         }
+        // Nor is a multicast, loopback or unspecified prefix a subnet of
+        // this link: RFC 4291 §2.7 says multicast addresses "must not be
+        // used as source addresses", so SLAAC must not form one (Linux's
+        // addrconf ignores such prefixes the same way).
+        if !is_unicast_prefix(cidr) {
+            return;
+        }
         if p.flags & PREFIX_FLAG_ON_LINK != 0 {
             // "If the prefix is not already in the Prefix List, and the
             // Prefix Information option's Valid Lifetime field is non-zero,
             // create a new entry" ... "If the prefix is already present ...
             // reset its invalidation timer" ... "If ... the received Valid
             // Lifetime value is zero, immediately time-out the entry".
-            let before = self.ipv6.prefixes.iter().any(|c| *c == cidr);
-            self.ipv6.prefixes.update(now, cidr, p.valid_lifetime);
-            let after = self.ipv6.prefixes.iter().any(|c| *c == cidr);
+            // A prefix pushed out of the bounded list takes its route along.
+            let before = self.ipv6.prefixes.contains(&cidr);
+            let (routes, addrs) = (&mut self.routes, &self.ipv6.addrs);
+            self.ipv6.prefixes.update_evicting(now, cidr, p.valid_lifetime, |c| {
+                remove_prefix_route(routes, addrs, *c);
+            });
+            let after = self.ipv6.prefixes.contains(&cidr);
             if !before && after {
                 let _ = self.routes.add(Route::on_link(cidr, 0));
             } else if before && !after {
-                self.routes.remove(cidr, None);
+                remove_prefix_route(&mut self.routes, &self.ipv6.addrs, cidr);
             }
         }
         // RFC 4862 §5.5.3: "a) If the Autonomous flag is not set, silently
@@ -854,6 +941,11 @@ impl Stack {
         let Some(host) = IpCidr::new(IpAddr::V6(destination), 128) else {
             return;
         };
+        // Bounded: a redirect pushed out or expired takes its route along.
+        let routes = &mut self.routes;
+        self.ipv6.redirects.update_evicting(now, host, REDIRECT_LIFETIME_SECS, |c| {
+            routes.remove_matching(|r| r.cidr == *c);
+        });
         self.routes.remove_matching(|r| r.cidr == host);
         let via = (target != destination).then_some(IpAddr::V6(target));
         let _ = self.routes.add(Route {
@@ -934,12 +1026,15 @@ impl Stack {
             }
         }
         self.ipv6.routers.expire(now);
-        let routes = &mut self.routes;
+        let (routes, addrs) = (&mut self.routes, &self.ipv6.addrs);
         self.ipv6.prefixes.expire(now, |c| {
-            routes.remove(*c, None);
+            remove_prefix_route(routes, addrs, *c);
         });
         self.ipv6.route_infos.expire(now, |(c, via)| {
             routes.remove(*c, Some(IpAddr::V6(*via)));
+        });
+        self.ipv6.redirects.expire(now, |c| {
+            routes.remove_matching(|r| r.cidr == *c);
         });
         self.ipv6.dns.expire(now, |_| {});
         self.ipv6.domains.expire(now, |_| {});
@@ -986,6 +1081,7 @@ impl Stack {
         at = earliest(at, v6.routers.poll_at());
         at = earliest(at, v6.prefixes.poll_at());
         at = earliest(at, v6.route_infos.poll_at());
+        at = earliest(at, v6.redirects.poll_at());
         at = earliest(at, v6.dns.poll_at());
         earliest(at, v6.domains.poll_at())
     }

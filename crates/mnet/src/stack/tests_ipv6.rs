@@ -852,3 +852,7 @@ fn mld_leave_reports() {
     assert!(a.ipv6_addresses().all(|e| e.addr != a6("fd00::1:2")));
     assert!(!a.has_address(&IpAddr::V6(a6("fd00::1:2"))));
 }
+
+/// Review tests: a structured fuzz of the IPv6 input path and the fixes a
+/// hostile review of the IPv6 code found.
+mod review;
