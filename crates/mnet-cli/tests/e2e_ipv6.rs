@@ -221,7 +221,7 @@ fn udp_fragmented_both_ways() {
     v.wait_answering(&mut mnet, &v.mnet_ip(), Duration::from_secs(10));
     for size in [100, 3000, 20000] {
         let out = v.ns().run(
-            &[python(), "-c", UDP6_ECHO_CLIENT, &v.mnet_ip(), "7", &size.to_string()],
+            &[python(), "-c", common::UDP_ECHO_CLIENT, &v.mnet_ip(), "7", &size.to_string()],
             Duration::from_secs(20),
         );
         assert!(
@@ -234,28 +234,6 @@ fn udp_fragmented_both_ways() {
     let c = mnet.counters();
     assert_eq!(c.get(mnet::stats::Drop::UdpBadChecksum), 0, "{}", c.table());
 }
-
-const UDP6_ECHO_CLIENT: &str = r#"
-import os, socket, sys
-host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.settimeout(2.0)
-s.connect((host, port))
-payload = os.urandom(size)
-for attempt in range(3):
-    s.send(payload)
-    try:
-        data = s.recv(65535)
-    except socket.timeout:
-        print("attempt %d: timeout" % attempt)
-        continue
-    if data == payload:
-        print("echoed %d bytes" % len(data))
-        sys.exit(0)
-    print("mismatch: sent %d bytes, got %d" % (size, len(data)))
-    sys.exit(3)
-sys.exit(1)
-"#;
 
 /// `mnet echo-client [fd00:a:b::1]:7` against a Linux socat echo server:
 /// 100 MiB verified by SHA-256.

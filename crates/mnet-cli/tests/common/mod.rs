@@ -606,14 +606,16 @@ impl TapNet {
     }
 }
 
-/// Connected UDP socket; argv: host port size. Exit 0 when the echo equals
-/// what was sent, 3 on a mismatch, 1 when nothing came back.
-const UDP_ECHO_CLIENT: &str = r#"
+/// Connected UDP socket, IPv4 or IPv6 as `host` is written; argv: host
+/// port size. Exit 0 when the echo equals what was sent, 3 on a mismatch,
+/// 1 when nothing came back.
+pub const UDP_ECHO_CLIENT: &str = r#"
 import os, socket, sys
 host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+s = socket.socket(family, socket.SOCK_DGRAM)
 s.settimeout(2.0)
-s.connect((host, port))
+s.connect(addr)
 payload = os.urandom(size)
 for attempt in range(3):
     s.send(payload)
