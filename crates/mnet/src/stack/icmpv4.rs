@@ -138,26 +138,9 @@ impl Stack {
                 let (sp, dp) = inv.ports();
                 let local = core::net::SocketAddr::new(IpAddr::V4(inv.src), sp);
                 let remote = core::net::SocketAddr::new(IpAddr::V4(inv.dst), dp);
-                (local, remote)
+                (local, remote, inv.tcp_seq())
             });
-            // RFC 5927 §7.2: a forged Packet Too Big can "reduce the
-            // throughput of the connection"; like every ICMP error for TCP
-            // it must quote a connection and a sequence number in flight.
-            if let Some((local, remote)) = tcp
-                && !self.tcp_icmp_acceptable(local, remote, inv.tcp_seq())
-            {
-                return;
-            }
-            // Datagram sockets read the path MTU at each send; TCP
-            // connections read it whenever they are serviced.
-            if self.pmtu.update(now, IpAddr::V4(inv.dst), mtu)
-                && let Some((local, remote)) = tcp
-            {
-                // RFC 1191 §6.4 (TCP): "the TCP layer ... must ... reduce
-                // the size of the segments it sends". The quoted connection
-                // reacts now; others to that host at their next event.
-                self.tcp_path_mtu_changed(now, local, remote);
-            }
+            self.apply_path_mtu_report(now, IpAddr::V4(inv.dst), mtu, tcp);
         }
     }
 

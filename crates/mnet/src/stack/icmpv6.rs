@@ -195,20 +195,13 @@ impl Stack {
         let quoted = super::ipv4_in::QuotedTransport(inv.transport);
         let tcp = (inv.protocol == IpProtocol::Tcp).then(|| {
             let (sp, dp) = quoted.ports();
-            (SocketAddr::new(IpAddr::V6(inv.src), sp), SocketAddr::new(IpAddr::V6(inv.dst), dp))
+            (
+                SocketAddr::new(IpAddr::V6(inv.src), sp),
+                SocketAddr::new(IpAddr::V6(inv.dst), dp),
+                quoted.tcp_seq(),
+            )
         });
-        // RFC 5927 §7.2 (as for IPv4): a Packet Too Big about TCP must quote
-        // a connection and a sequence number in flight.
-        if let Some((local, remote)) = tcp
-            && !self.tcp_icmp_acceptable(local, remote, quoted.tcp_seq())
-        {
-            return;
-        }
-        if self.pmtu.update(now, IpAddr::V6(inv.dst), mtu)
-            && let Some((local, remote)) = tcp
-        {
-            self.tcp_path_mtu_changed(now, local, remote);
-        }
+        self.apply_path_mtu_report(now, IpAddr::V6(inv.dst), mtu, tcp);
     }
 
     /// Build and send one ICMPv6 message. `hop_limit` `None`: the default.

@@ -119,14 +119,8 @@ impl Stack {
             ident: u32::from(r.ident),
             protocol: u8::from(r.next_header),
         };
-        let evicted_before = self.reassembly.evicted();
         // Fragment zero's header is kept to quote in a Time Exceeded.
-        let result = self
-            .reassembly
-            .insert_with_header(now, key, usize::from(r.frag_offset), r.more_frags, header, payload);
-        for _ in evicted_before..self.reassembly.evicted() {
-            self.stats.record(Drop::FragEvicted);
-        }
+        let result = self.insert_fragment(now, key, usize::from(r.frag_offset), r.more_frags, header, payload);
         match result {
             Ok(None) => {}
             Ok(Some(done)) => {

@@ -7,7 +7,6 @@ use core::net::{IpAddr, Ipv4Addr};
 use super::Stack;
 use crate::error::{Error, Result};
 use crate::link::FrameMeta;
-use crate::link::offload::complete_partial_checksum;
 use crate::stats::Drop;
 use crate::time::Instant;
 use crate::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr, ethernet, ipv4};
@@ -217,18 +216,9 @@ impl Stack {
             }
         };
         let mtu = self.path_mtu(now, IpAddr::V4(dst));
-        if ip_len <= mtu || (meta.is_gso() && ip_len <= self.caps.max_gso_size) {
-            self.push_frame_meta(frame, meta);
-            return;
+        if let Some(frame) = self.push_or_give_back_for_fragmenting(frame, meta, ip_len, mtu) {
+            self.fragment_and_push(frame, mtu);
         }
-        // Fragments cannot carry a partial checksum: the device would see
-        // only the first piece of the transport segment. Complete it here.
-        if meta.is_gso() || complete_partial_checksum(&meta, &mut frame).is_err() {
-            self.stats.record(Drop::TxTooBig);
-            self.pool.give(frame);
-            return;
-        }
-        self.fragment_and_push(frame, mtu);
     }
 
     /// RFC 791 §3.2, "Fragmentation": "To fragment a long internet

@@ -273,19 +273,13 @@ impl Stack {
             // fragments of a datagram carry the same one.
             protocol: f.next_header.into(),
         };
-        let evicted_before = self.reassembly.evicted();
         // The headers up to the fragment header are what a Time Exceeded
         // quotes (just the fixed header if they are long).
         let mut header = packet.get(..packet.len() - payload.len()).unwrap_or(&[]);
         if header.len() > self.reassembly.config().max_header_len {
             header = packet.get(..ipv6::HEADER_LEN).unwrap_or(&[]);
         }
-        let result = self
-            .reassembly
-            .insert_with_header(now, key, f.offset, f.more_frags, header, payload);
-        for _ in evicted_before..self.reassembly.evicted() {
-            self.stats.record(Drop::FragEvicted);
-        }
+        let result = self.insert_fragment(now, key, f.offset, f.more_frags, header, payload);
         match result {
             Ok(None) => {}
             Ok(Some(done)) => {

@@ -12,7 +12,6 @@ use crate::ip::ipv6_addr::{AddrState, is_link_local, multicast_mac};
 use crate::ip::pmtu::IPV6_MIN_MTU;
 use crate::link::FrameMeta;
 use crate::link::neighbor::EnqueueOutcome;
-use crate::link::offload::complete_partial_checksum;
 use crate::stats::Drop;
 use crate::time::Instant;
 use crate::wire::ipv6_ext::{FRAGMENT_HEADER_LEN, FragmentHeader, router_alert_hop_by_hop};
@@ -280,17 +279,9 @@ impl Stack {
             }
         };
         let mtu = self.path_mtu(now, IpAddr::V6(dst));
-        if ip_len <= mtu || (meta.is_gso() && ip_len <= self.caps.max_gso_size) {
-            self.push_frame_meta(frame, meta);
-            return;
+        if let Some(frame) = self.push_or_give_back_for_fragmenting(frame, meta, ip_len, mtu) {
+            self.fragment_ipv6_and_push(frame, mtu);
         }
-        // Fragments cannot carry a partial checksum: complete it here.
-        if meta.is_gso() || complete_partial_checksum(&meta, &mut frame).is_err() {
-            self.stats.record(Drop::TxTooBig);
-            self.pool.give(frame);
-            return;
-        }
-        self.fragment_ipv6_and_push(frame, mtu);
     }
 
     /// RFC 8200 §4.5: "the original packet is divided into fragments ...

@@ -460,6 +460,45 @@ impl Stack {
         self.tx.push_back(TxFrame { meta, buf });
     }
 
+    /// Queue an IP packet `frame` (behind its Ethernet header) of `ip_len`
+    /// bytes if it fits the path MTU, or is a super-segment the device
+    /// splits; otherwise hand it back, its partial checksum completed, to
+    /// be fragmented (`None`: it was queued, or dropped and counted).
+    fn push_or_give_back_for_fragmenting(&mut self, mut frame: Vec<u8>, meta: FrameMeta, ip_len: usize, mtu: usize) -> Option<Vec<u8>> {
+        if ip_len <= mtu || (meta.is_gso() && ip_len <= self.caps.max_gso_size) {
+            self.push_frame_meta(frame, meta);
+            return None;
+        }
+        // Fragments cannot carry a partial checksum: the device would see
+        // only the first piece of the transport segment. Complete it here;
+        // a super-segment too large for the device cannot be fragmented.
+        if meta.is_gso() || crate::link::offload::complete_partial_checksum(&meta, &mut frame).is_err() {
+            self.stats.record(Drop::TxTooBig);
+            self.pool.give(frame);
+            return None;
+        }
+        Some(frame)
+    }
+
+    /// One fragment into the reassembly table (either family); datagrams
+    /// evicted to make room are counted.
+    fn insert_fragment(
+        &mut self,
+        now: Instant,
+        key: crate::ip::reassembly::FragKey,
+        offset: usize,
+        more_fragments: bool,
+        header: &[u8],
+        data: &[u8],
+    ) -> core::result::Result<Option<crate::ip::reassembly::Reassembled>, crate::ip::reassembly::FragError> {
+        let evicted_before = self.reassembly.evicted();
+        let result = self.reassembly.insert_with_header(now, key, offset, more_fragments, header, data);
+        for _ in evicted_before..self.reassembly.evicted() {
+            self.stats.record(Drop::FragEvicted);
+        }
+        result
+    }
+
     /// Whether `n` more frames fit in the transmit queue.
     fn tx_has_room(&self, n: usize) -> bool {
         self.tx.len() + n <= self.limits.tx_queue_frames

@@ -638,15 +638,7 @@ impl Stack {
         // SHOULD create or update the Neighbor Cache entry for the IP Source
         // Address of the solicitation."
         let sll = options.source_lladdr();
-        if sll.is_some() {
-            let how = NudUpdate {
-                advert: false,
-                solicited: false,
-                override_flag: false,
-            };
-            let out = self.ipv6.neighbors.update_nud(now, IpAddr::V6(src), sll, how);
-            self.ipv6_neighbor_outcome(now, sll, out);
-        }
+        self.learn_source_lladdr(now, src, sll);
         // "the recipient ... sends a Neighbor Advertisement ... with the
         // Solicited flag set ... to the Source Address of the solicitation."
         // Straight to the link-layer address the solicitation gave, so the
@@ -698,6 +690,22 @@ impl Stack {
         self.ipv6_neighbor_outcome(now, lladdr, out);
     }
 
+    /// Record the Source Link-Layer Address option of a solicitation or a
+    /// router advertisement from `src` (not an advertisement: no
+    /// Solicited or Override semantics), if it carried one.
+    fn learn_source_lladdr(&mut self, now: Instant, src: Ipv6Addr, sll: Option<EthernetAddress>) {
+        if sll.is_none() {
+            return;
+        }
+        let how = NudUpdate {
+            advert: false,
+            solicited: false,
+            override_flag: false,
+        };
+        let out = self.ipv6.neighbors.update_nud(now, IpAddr::V6(src), sll, how);
+        self.ipv6_neighbor_outcome(now, sll, out);
+    }
+
     /// Send packets that waited for a neighbour, count evictions.
     fn ipv6_neighbor_outcome(&mut self, now: Instant, lladdr: Option<EthernetAddress>, out: FillOutcome<PendingPacket>) {
         match out {
@@ -747,15 +755,7 @@ impl Stack {
         // the link-layer address SHOULD be recorded in the Neighbor Cache
         // entry for the router (creating an entry if necessary)".
         let sll = ra.options.source_lladdr();
-        if sll.is_some() {
-            let how = NudUpdate {
-                advert: false,
-                solicited: false,
-                override_flag: false,
-            };
-            let out = self.ipv6.neighbors.update_nud(now, IpAddr::V6(src), sll, how);
-            self.ipv6_neighbor_outcome(now, sll, out);
-        }
+        self.learn_source_lladdr(now, src, sll);
         // Default router list, RFC 4191 preference.
         if self.ipv6.routers.update(now, src, ra.router_lifetime, ra.preference()) {
             log::info!("ipv6: default router {src} ({:?})", ra.preference());

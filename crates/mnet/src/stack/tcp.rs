@@ -535,32 +535,9 @@ impl Stack {
     /// length of the incoming segment." — and "An incoming segment
     /// containing a RST is discarded."
     fn tcp_reset_closed(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr<'_>) {
-        if seg.flags.contains(TcpFlags::RST) {
-            return;
+        if let Some(rst) = crate::tcp::reset_for(seg) {
+            self.tcp_emit(now, local, remote, &rst, false);
         }
-        let mut rst = TcpRepr {
-            src_port: local.port(),
-            dst_port: remote.port(),
-            seq_number: TcpSeqNumber(0),
-            ack_number: None,
-            flags: TcpFlags::RST,
-            window_len: 0,
-            urgent_ptr: 0,
-            max_seg_size: None,
-            window_scale: None,
-            sack_permitted: false,
-            sack_ranges: [None; 4],
-            timestamp: None,
-            payload: &[],
-        };
-        match seg.ack_number {
-            Some(ack) => rst.seq_number = ack,
-            None => {
-                rst.ack_number = Some(seg.seq_number + seg.segment_len());
-                rst.flags = TcpFlags::RST | TcpFlags::ACK;
-            }
-        }
-        self.tcp_emit(now, local, remote, &rst, false);
     }
 
     /// A segment for a listening socket (RFC 9293 §3.10.7.2, LISTEN).
@@ -912,10 +889,7 @@ impl Stack {
     /// An ICMP error about a segment we sent (RFC 1122 §4.2.3.9) or a new
     /// path MTU.
     pub(super) fn tcp_icmp_error(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber, error: Error) {
-        if !self.tcp_icmp_acceptable(local, remote, seq) {
-            return;
-        }
-        let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
+        let Some(h) = self.tcp_icmp_target(local, remote, seq) else {
             return;
         };
         if let Some(s) = self.tcp.conns.get_mut(h) {
@@ -924,34 +898,59 @@ impl Stack {
         self.tcp_service(now, h);
     }
 
-    /// Whether an ICMP error quoting a segment `(local, remote)` with
-    /// sequence number `seq` concerns a live connection; counts the drop
-    /// when not.
+    /// The live connection an ICMP error quoting a segment `(local,
+    /// remote)` with sequence number `seq` concerns; counts the drop when
+    /// there is none.
     ///
     /// RFC 5927 §4.1: "TCP SHOULD check that the TCP sequence number
     /// contained in the payload of the ICMP error message is within the
     /// range SND.UNA =< SEG.SEQ < SND.NXT." (Linux counts the others as
     /// OutOfWindowIcmps.) Without it, a blind attacker who guesses the
     /// ports can abort a connection in SYN-SENT or shrink its segments.
-    pub(super) fn tcp_icmp_acceptable(&mut self, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber) -> bool {
+    fn tcp_icmp_target(&mut self, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber) -> Option<Handle> {
         let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
             self.stats.record(if local.is_ipv6() {
                 Drop::Icmpv6NoSocket
             } else {
                 Drop::Icmpv4NoSocket
             });
-            return false;
+            return None;
         };
-        let ok = self.tcp.conns.get(h).is_some_and(|s| s.conn.seq_in_flight(seq));
-        if !ok {
+        if !self.tcp.conns.get(h).is_some_and(|s| s.conn.seq_in_flight(seq)) {
             self.stats.record(Drop::TcpIcmpOutOfWindow);
+            return None;
         }
-        ok
+        Some(h)
     }
 
-    /// The path MTU of the connection `(local, remote)` went down.
-    pub(super) fn tcp_path_mtu_changed(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) {
-        if let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) {
+    /// A Fragmentation Needed (IPv4) or Packet Too Big (IPv6) report of
+    /// `mtu` towards `dst`, about a datagram that was a TCP segment
+    /// `(local, remote, seq)` when `tcp` is given.
+    ///
+    /// RFC 5927 §7.2: a forged report can "reduce the throughput of the
+    /// connection"; like every ICMP error for TCP it must quote a
+    /// connection and a sequence number in flight, else it changes nothing.
+    /// Datagram sockets read the path MTU at each send; TCP connections
+    /// read it whenever they are serviced (RFC 1191 §6.4: "the TCP layer
+    /// ... must ... reduce the size of the segments it sends"): the quoted
+    /// connection reacts now, others to that host at their next event.
+    pub(super) fn apply_path_mtu_report(
+        &mut self,
+        now: Instant,
+        dst: IpAddr,
+        mtu: usize,
+        tcp: Option<(SocketAddr, SocketAddr, TcpSeqNumber)>,
+    ) {
+        let conn = match tcp {
+            Some((local, remote, seq)) => match self.tcp_icmp_target(local, remote, seq) {
+                Some(h) => Some(h),
+                None => return,
+            },
+            None => None,
+        };
+        if self.pmtu.update(now, dst, mtu)
+            && let Some(h) = conn
+        {
             self.tcp_service(now, h);
         }
     }

@@ -818,24 +818,6 @@ impl Connection {
 
     /// A reset <SEQ=seq><ACK=ack><CTL=RST(,ACK)> on this connection's ports.
     pub(super) fn reset_segment(&self, seq: TcpSeqNumber, ack: Option<TcpSeqNumber>) -> TcpRepr<'static> {
-        TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            seq_number: seq,
-            ack_number: ack,
-            flags: if ack.is_some() {
-                TcpFlags::RST | TcpFlags::ACK
-            } else {
-                TcpFlags::RST
-            },
-            window_len: 0,
-            urgent_ptr: 0,
-            max_seg_size: None,
-            window_scale: None,
-            sack_permitted: false,
-            sack_ranges: [None; 4],
-            timestamp: None,
-            payload: &[],
-        }
+        super::input::reset_segment(self.local.port(), self.remote.port(), seq, ack)
     }
 }

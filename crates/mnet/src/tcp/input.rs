@@ -26,9 +26,15 @@ pub fn reset_for(seg: &TcpRepr<'_>) -> Option<TcpRepr<'static>> {
         Some(ack) => (ack, None),
         None => (TcpSeqNumber(0), Some(seg.seq_number + seg.segment_len())),
     };
-    Some(TcpRepr {
-        src_port: seg.dst_port,
-        dst_port: seg.src_port,
+    Some(reset_segment(seg.dst_port, seg.src_port, seq, ack))
+}
+
+/// A bare reset, <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK>
+/// when `ack` is given.
+pub(super) fn reset_segment(src_port: u16, dst_port: u16, seq: TcpSeqNumber, ack: Option<TcpSeqNumber>) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port,
+        dst_port,
         seq_number: seq,
         ack_number: ack,
         flags: if ack.is_some() {
@@ -44,7 +50,7 @@ pub fn reset_for(seg: &TcpRepr<'_>) -> Option<TcpRepr<'static>> {
         sack_ranges: [None; 4],
         timestamp: None,
         payload: &[],
-    })
+    }
 }
 
 /// Signed comparison of two 32-bit timestamps (RFC 7323 §5.2: "...
