@@ -34,6 +34,8 @@ mod offload_tests;
 mod sockets;
 mod tcp;
 #[cfg(test)]
+mod test_util;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_ipv6;

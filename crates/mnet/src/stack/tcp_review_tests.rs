@@ -3,15 +3,15 @@
 extern crate std;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr};
 
 use super::super::Stack;
-use crate::config::Config;
+use super::super::test_util::{drain, sa, stack};
 use crate::link::FrameMeta;
 use crate::time::{Duration, Instant};
 use crate::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpCidr, IpProtocol, Ipv4Packet, Ipv4Repr,
-    TcpFlags, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr, ipv4, udp,
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpFlags,
+    TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr, ipv4, udp,
 };
 
 const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xa]);
@@ -20,22 +20,6 @@ const MAC_P: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x9]);
 const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const IP_P: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
-
-fn stack(mac: EthernetAddress, ip: Ipv4Addr, seed: u8) -> Stack {
-    let cidr = IpCidr::new(IpAddr::V4(ip), 24).unwrap();
-    Stack::new(Config::new(mac, [seed; 32]).address(cidr), Instant::ZERO)
-}
-fn drain(s: &mut Stack) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    s.transmit(&mut |_m: &FrameMeta, f: &[u8]| {
-        out.push(f.to_vec());
-        true
-    });
-    out
-}
-fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(ip), port)
-}
 
 /// (src_port, dst_port, seq, ack, flags) of every TCP segment in frames.
 #[derive(Debug, Clone, Copy)]

@@ -3,8 +3,9 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr};
 
+use super::test_util::{drain, sa, stack};
 use super::*;
 use crate::link::FrameMeta;
 use crate::wire::{
@@ -16,20 +17,6 @@ const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xa]);
 const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xb]);
 const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-
-fn stack(mac: EthernetAddress, ip: Ipv4Addr, seed: u8) -> Stack {
-    let cidr = IpCidr::new(IpAddr::V4(ip), 24).unwrap();
-    Stack::new(Config::new(mac, [seed; 32]).address(cidr), Instant::ZERO)
-}
-
-fn drain(s: &mut Stack) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    s.transmit(&mut |_m: &FrameMeta, f: &[u8]| {
-        out.push(f.to_vec());
-        true
-    });
-    out
-}
 
 /// Move frames between `a` and `b` until both are quiet; returns how many moved.
 fn exchange(a: &mut Stack, b: &mut Stack, now: Instant) -> usize {
@@ -58,10 +45,6 @@ fn pair() -> (Stack, Stack) {
     b.poll(Instant::ZERO);
     exchange(&mut a, &mut b, Instant::ZERO);
     (a, b)
-}
-
-fn sa(ip: Ipv4Addr, port: u16) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(ip), port)
 }
 
 #[test]

@@ -6,6 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use super::test_util::drain;
 use super::*;
 use crate::config::{Ipv6Config, Ipv6Mode};
 use crate::ip::ipv6_addr::{AddrOrigin, AddrState};
@@ -33,15 +34,6 @@ fn stack6(mac: EthernetAddress, addr: Option<&str>, seed: u8) -> Stack {
         c = c.address(a.parse().unwrap());
     }
     Stack::new(c, Instant::ZERO)
-}
-
-fn drain(s: &mut Stack) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    s.transmit(&mut |_m: &FrameMeta, f: &[u8]| {
-        out.push(f.to_vec());
-        true
-    });
-    out
 }
 
 /// Run both stacks from `from` for `secs` seconds in 10 ms steps, moving
