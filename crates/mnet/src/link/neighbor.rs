@@ -991,10 +991,7 @@ mod tests {
             assert_eq!(c.fill(t, ip(n), mac(n as u8), true), FillOutcome::Ignored);
         }
         assert_eq!(c.pending_total(), 1);
-        assert_eq!(
-            c.fill(t, ip(1), mac(1), false),
-            FillOutcome::Resolved { packets: vec![10] }
-        );
+        assert_eq!(c.fill(t, ip(1), mac(1), false), FillOutcome::Resolved { packets: vec![10] });
         assert_eq!(c.fill(t, ip(3), mac(3), true), FillOutcome::Created { evicted: Some(ip(2)) });
         check_invariants(&c);
     }

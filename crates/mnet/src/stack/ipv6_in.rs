@@ -39,6 +39,8 @@ pub(super) struct Ipv6Meta {
     pub link_multicast: bool,
     /// Carried a Fragment Header (reassembled, or an atomic fragment).
     pub fragmented: bool,
+    /// Its Hop-by-Hop Options header carried a Router Alert (RFC 2711).
+    pub router_alert: bool,
 }
 
 impl Stack {
@@ -85,6 +87,7 @@ impl Stack {
             from_wire,
             link_multicast,
             fragmented: false,
+            router_alert: false,
         };
         self.ipv6_headers(now, &meta, bytes, repr.next_header, ipv6::HEADER_LEN, true);
     }
@@ -131,9 +134,10 @@ impl Stack {
                         self.stats.record(Drop::Ipv6Malformed);
                         return;
                     };
-                    if !self.ipv6_options(now, meta, packet, at, &h) {
+                    let Some(router_alert) = self.ipv6_options(now, meta, packet, at, &h) else {
                         return;
-                    }
+                    };
+                    meta.router_alert |= router_alert && next == IpProtocol::HopByHop;
                     nh_field = at;
                     next = h.next_header;
                     at += h.len();
@@ -214,15 +218,21 @@ impl Stack {
         }
     }
 
-    /// Process the options of a hop-by-hop or destination options header;
-    /// `false` when the packet must be discarded.
-    fn ipv6_options(&mut self, now: Instant, meta: &Ipv6Meta, packet: &[u8], at: usize, h: &ExtHeader<'_>) -> bool {
+    /// Process the options of a hop-by-hop or destination options header:
+    /// `None` when the packet must be discarded, else whether a Router
+    /// Alert option was among them.
+    fn ipv6_options(&mut self, now: Instant, meta: &Ipv6Meta, packet: &[u8], at: usize, h: &ExtHeader<'_>) -> Option<bool> {
+        let mut router_alert = false;
         for opt in h.options() {
             let Ok((off, kind, _data)) = opt else {
                 self.stats.record(Drop::Ipv6Malformed);
-                return false;
+                return None;
             };
-            if matches!(kind, option::PAD1 | option::PADN | option::ROUTER_ALERT) {
+            if kind == option::ROUTER_ALERT {
+                router_alert = true;
+                continue;
+            }
+            if matches!(kind, option::PAD1 | option::PADN) {
                 continue;
             }
             // RFC 8200 §4.2: the two high-order bits say what to do with
@@ -240,9 +250,9 @@ impl Stack {
                 }
             }
             self.stats.record(Drop::Ipv6UnknownOption);
-            return false;
+            return None;
         }
-        true
+        Some(router_alert)
     }
 
     /// RFC 8200 §4.5: fragments are reassembled by (source, destination,

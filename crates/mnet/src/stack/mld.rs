@@ -132,10 +132,8 @@ impl Stack {
         // Query, the node checks if the source address of the message is a
         // valid link-local address, if the hop limit is set to 1, and if the
         // Router Alert option is present in the Hop-By-Hop Options header.
-        // If any of these checks fails, the packet is dropped." (The Router
-        // Alert is not checked: Linux's querier always sends one, and the
-        // hop limit already proves the query was not forwarded.)
-        if !crate::ip::ipv6_addr::is_link_local(meta.repr.src_addr) || meta.repr.hop_limit != 1 {
+        // If any of these checks fails, the packet is dropped."
+        if !crate::ip::ipv6_addr::is_link_local(meta.repr.src_addr) || meta.repr.hop_limit != 1 || !meta.router_alert {
             self.stats.record(crate::stats::Drop::MldInvalid);
             return;
         }

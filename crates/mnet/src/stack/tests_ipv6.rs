@@ -631,8 +631,10 @@ fn mld_reports_solicited_node_groups_and_answers_queries() {
         group: Ipv6Addr::UNSPECIFIED,
     });
     query.emit(&mut q, &ll(MAC_R), &a6("ff02::1"));
-    let mut qf = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Icmpv6, 1, &q[..24]);
-    qf[ethernet::HEADER_LEN + 7] = 1;
+    // RFC 3810 §5: queries carry a Router Alert in a Hop-by-Hop header.
+    let mut body = crate::wire::ipv6_ext::router_alert_hop_by_hop(IpProtocol::Icmpv6).to_vec();
+    body.extend_from_slice(&q[..24]);
+    let qf = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::HopByHop, 1, &body);
     let t = Instant::from_secs(5);
     a.receive(t, &FrameMeta::PLAIN, &qf);
     a.poll(t + Duration::from_millis(1000));

@@ -412,10 +412,10 @@ fn withdrawn_ra_prefix_keeps_a_static_address_subnet_on_link() {
 }
 
 /// RFC 3810 §6.2: a query whose hop limit is not 1 (it may have been
-/// forwarded from off-link) is dropped and schedules no report; the same
-/// query with hop limit 1 is answered.
+/// forwarded from off-link), or without a Router Alert, is dropped and
+/// schedules no report; with hop limit 1 and a Router Alert it is answered.
 #[test]
-fn mld_query_with_hop_limit_other_than_one_is_dropped() {
+fn mld_query_with_hop_limit_other_than_one_or_no_router_alert_is_dropped() {
     let mut s = target();
     let t = Instant::from_secs(5);
     s.poll(t);
@@ -429,14 +429,23 @@ fn mld_query_with_hop_limit_other_than_one_is_dropped() {
             .filter(|f| f.get(ethernet::HEADER_LEN + 6) == Some(&0) && f.get(ethernet::HEADER_LEN + 48) == Some(&143))
             .count()
     };
-    for (hop, answered) in [(64u8, 0usize), (255, 0), (1, 1)] {
-        let mut f = frame(ll(MAC_R), a6("ff02::1"), IpProtocol::Icmpv6, hop, &icmp(130, 0, &q));
+    for (hop, alert, answered) in [(64u8, true, 0usize), (255, true, 0), (1, false, 0), (1, true, 1)] {
+        let (next, mut body) = if alert {
+            (
+                IpProtocol::HopByHop,
+                crate::wire::ipv6_ext::router_alert_hop_by_hop(IpProtocol::Icmpv6).to_vec(),
+            )
+        } else {
+            (IpProtocol::Icmpv6, Vec::new())
+        };
+        body.extend(icmp(130, 0, &q));
+        let mut f = frame(ll(MAC_R), a6("ff02::1"), next, hop, &body);
         fix_up(&mut f);
         s.receive(t, &FrameMeta::PLAIN, &f);
         s.poll(t + Duration::from_millis(20));
-        assert_eq!(reports(&mut s), answered, "hop limit {hop}");
+        assert_eq!(reports(&mut s), answered, "hop limit {hop}, router alert {alert}");
     }
-    assert_eq!(s.stats().drops(crate::stats::Drop::MldInvalid), 2);
+    assert_eq!(s.stats().drops(crate::stats::Drop::MldInvalid), 3);
 }
 
 /// RFC 4443 §2.4 (e.4, e.5): no ICMPv6 error about a packet that came in
