@@ -74,6 +74,7 @@ drop_reasons! {
     Icmpv6BadChecksum => "icmpv6: bad checksum",
     Icmpv6Unsupported => "icmpv6: unsupported message type",
     Icmpv6RateLimited => "icmpv6: error not sent, rate limited",
+    Icmpv6MulticastEchoRateLimited => "icmpv6: reply to a multicast echo request not sent, rate limited",
     Icmpv6ErrorNotSent => "icmpv6: error not sent (rule of RFC 4443 §2.4)",
     Icmpv6NoSocket => "icmpv6: echo reply or error for no socket",
     NdpInvalid => "ndp: message failed validation (RFC 4861)",

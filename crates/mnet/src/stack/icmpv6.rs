@@ -113,6 +113,14 @@ impl Stack {
                 // message was received." ... "The data received in the ICMPv6
                 // Echo Request message MUST be returned entirely and
                 // unmodified in the ICMPv6 Echo Reply message."
+                // A request to a group makes every member answer at once
+                // (an amplifier for a spoofed source): those replies share
+                // the ICMP error budget (RFC 4443 §2.4 (f) asks the same of
+                // errors, for the same reason).
+                if meta.multicast && !self.icmp_errors.try_take(now) {
+                    self.stats.record(Drop::Icmpv6MulticastEchoRateLimited);
+                    return;
+                }
                 let reply_src = if meta.multicast { None } else { Some(dst) };
                 let reply = Icmpv6Repr::EchoReply { ident, seq_no, data };
                 self.send_icmpv6(now, reply_src, src, &reply, None);

@@ -315,6 +315,26 @@ fn bytes_after_payload_length_are_not_part_of_the_packet() {
     assert_eq!((out[0].0, &out[0].1[4..]), (129, &[0u8, 1, 0, 1, b'h', b'i'][..]));
 }
 
+/// Echo requests to a group we belong to are answered (RFC 4443 §4.2),
+/// but no faster than the ICMP error budget: 200 at one instant get
+/// ICMP_ERROR_BURST replies; 200 unicast requests get 200.
+#[test]
+fn multicast_echo_requests_are_rate_limited() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    for (dst, expected) in [(a6("ff02::1"), crate::ip::rate_limit::ICMP_ERROR_BURST as usize), (a6(US), 200)] {
+        drain(&mut s);
+        for _ in 0..200 {
+            let mut f = frame(a6(PEER), dst, IpProtocol::Icmpv6, 64, &icmp(128, 0, &[0, 1, 0, 1, b'h', b'i']));
+            fix_up(&mut f);
+            s.receive(t, &FrameMeta::PLAIN, &f);
+        }
+        let replies = icmp_out(&mut s).iter().filter(|(ty, _)| *ty == 129).count();
+        assert_eq!(replies, expected, "to {dst}");
+    }
+    assert_eq!(s.stats().drops(crate::stats::Drop::Icmpv6MulticastEchoRateLimited), 150);
+}
+
 /// A router advertisement from fe80::..:1 (router lifetime 1800 s) with
 /// these options, as a frame with its checksum filled.
 fn ra_with(options: &[u8]) -> Vec<u8> {
