@@ -820,6 +820,12 @@ impl Stack {
                     // expiration time of each address" / delete with
                     // lifetime zero.
                     for a in rdnss_addresses(addresses) {
+                        // A DNS server is one unicast host elsewhere: `::`,
+                        // `::1` (this host) or a group cannot be one.
+                        if a.is_unspecified() || a.is_loopback() || a.is_multicast() {
+                            self.stats.record(Drop::NdpBadDnsServer);
+                            continue;
+                        }
                         self.ipv6.dns.update(now, a, lifetime);
                     }
                 }

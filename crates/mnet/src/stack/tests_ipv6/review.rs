@@ -345,6 +345,21 @@ fn ra_with(options: &[u8]) -> Vec<u8> {
     f
 }
 
+/// RDNSS addresses that cannot be a DNS server (`::`, `::1`, a group) are
+/// counted and ignored; the unicast one beside them is kept.
+#[test]
+fn rdnss_keeps_only_unicast_servers() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    let mut body = vec![0u8, 0, 0, 0, 2, 88];
+    for a in ["::", "::1", "ff02::1", "fd00::53"] {
+        body.extend_from_slice(&a6(a).octets());
+    }
+    s.receive(t, &FrameMeta::PLAIN, &ra_with(&opt(25, &body)));
+    assert_eq!(s.ipv6_dns_servers().collect::<Vec<_>>(), [a6("fd00::53")]);
+    assert_eq!(s.stats().drops(crate::stats::Drop::NdpBadDnsServer), 3);
+}
+
 /// A Prefix Information option, on-link only (no SLAAC).
 fn onlink_prefix(prefix: Ipv6Addr, valid: u32) -> Vec<u8> {
     let mut pi = vec![64u8, 0x80];
