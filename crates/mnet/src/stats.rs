@@ -78,6 +78,7 @@ drop_reasons! {
     Icmpv6ErrorNotSent => "icmpv6: error not sent (rule of RFC 4443 §2.4)",
     Icmpv6NoSocket => "icmpv6: echo reply or error for no socket",
     NdpInvalid => "ndp: message failed validation (RFC 4861)",
+    NdpRedirectKeptRoute => "ndp: redirect did not replace a host route it did not make",
     NdpBadDnsServer => "ndp: RDNSS address unusable as a DNS server (unspecified, loopback, multicast), ignored",
     NdpRouterSolicitIgnored => "ndp: router solicitation ignored (we are a host)",
     NdpCacheFull => "ndp: neighbour cache full, entry evicted",

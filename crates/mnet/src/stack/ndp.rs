@@ -931,6 +931,21 @@ impl Stack {
     /// either a link-local address (when redirected to a router) or the
     /// same as the ICMP Destination Address (when redirected to the
     /// on-link destination)."
+    /// The /128 route a redirect makes, bounded: a redirect pushed out or
+    /// expired takes its route along.
+    fn install_redirect_route(&mut self, now: Instant, host: IpCidr, via: Option<IpAddr>) {
+        let routes = &mut self.routes;
+        self.ipv6.redirects.update_evicting(now, host, REDIRECT_LIFETIME_SECS, |c| {
+            routes.remove_matching(|r| r.cidr == *c);
+        });
+        self.routes.remove_matching(|r| r.cidr == host);
+        let _ = self.routes.add(Route {
+            cidr: host,
+            via,
+            metric: 0,
+        });
+    }
+
     fn process_redirect(&mut self, now: Instant, src: Ipv6Addr, target: Ipv6Addr, destination: Ipv6Addr, options: NdiscOptions<'_>) {
         let first_hop = match self.route_ipv6(destination) {
             Ok(super::ipv6_out::NextHop6::Link(h)) => h,
@@ -947,18 +962,14 @@ impl Stack {
         let Some(host) = IpCidr::new(IpAddr::V6(destination), 128) else {
             return;
         };
-        // Bounded: a redirect pushed out or expired takes its route along.
-        let routes = &mut self.routes;
-        self.ipv6.redirects.update_evicting(now, host, REDIRECT_LIFETIME_SECS, |c| {
-            routes.remove_matching(|r| r.cidr == *c);
-        });
-        self.routes.remove_matching(|r| r.cidr == host);
-        let via = (target != destination).then_some(IpAddr::V6(target));
-        let _ = self.routes.add(Route {
-            cidr: host,
-            via,
-            metric: 0,
-        });
+        // A host route someone else made (the user, a Route Information
+        // option) stays theirs: a redirect replaces only its own, and its
+        // expiry must never take away a route it did not add.
+        if !self.ipv6.redirects.contains(&host) && self.routes.iter().any(|r| r.cidr == host) {
+            self.stats.record(Drop::NdpRedirectKeptRoute);
+        } else {
+            self.install_redirect_route(now, host, (target != destination).then_some(IpAddr::V6(target)));
+        }
         // "If the redirect contains a Target Link-Layer Address option, the
         // host either creates or updates the Neighbor Cache entry for the
         // target. In both cases, the cached link-layer address is copied

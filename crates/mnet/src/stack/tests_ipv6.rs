@@ -686,6 +686,46 @@ fn redirect_to_a_better_first_hop() {
     assert_eq!(EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(), MAC_R);
 }
 
+/// A host route the user made is not replaced by a redirect (nor removed
+/// when the redirect's lifetime ends); the redirect's target is still
+/// learned.
+#[test]
+fn redirect_keeps_a_users_host_route() {
+    let t = Instant::from_secs(1);
+    let mut s = ready();
+    let router = ll(MAC_B);
+    let dst = a6("fd00:9::1");
+    let host = crate::wire::IpCidr::new(IpAddr::V6(dst), 128).unwrap();
+    s.add_route(crate::ip::route::Route {
+        cidr: host,
+        via: Some(IpAddr::V6(router)),
+        metric: 7,
+    })
+    .unwrap();
+    let mut opts = [0u8; 8];
+    let n = NdiscOption::TargetLinkLayer(MAC_R).emit(&mut opts);
+    let redirect = Icmpv6Repr::Ndisc(NdiscRepr::Redirect {
+        target: ll(MAC_R),
+        destination: dst,
+        options: NdiscOptions::new_checked(&opts[..n]).unwrap(),
+    });
+    let mut body = vec![0u8; redirect.buffer_len()];
+    redirect.emit(&mut body, &router, &a6(US));
+    s.receive(t, &FrameMeta::PLAIN, &frame(router, a6(US), IpProtocol::Icmpv6, 255, &body));
+    assert_eq!(s.stats().drops(Drop::NdpRedirectKeptRoute), 1);
+    let routes = |s: &Stack| {
+        s.routes()
+            .iter()
+            .filter(|r| r.cidr == host)
+            .map(|r| (r.via, r.metric))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(routes(&s), [(Some(IpAddr::V6(router)), 7)]);
+    assert!(s.ipv6.neighbors.get(IpAddr::V6(ll(MAC_R))).is_some());
+    s.poll(t + Duration::from_secs(3600));
+    assert_eq!(routes(&s), [(Some(IpAddr::V6(router)), 7)]);
+}
+
 /// Bad input never panics: random IPv6 packets (valid fixed header,
 /// random next headers and bodies, some with valid-looking extension
 /// headers, fragments and ICMPv6 types) into a running stack.
