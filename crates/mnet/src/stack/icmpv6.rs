@@ -259,7 +259,7 @@ impl Stack {
             || ((meta.multicast || meta.link_multicast) && !multicast_ok)
             || r.src_addr.is_unspecified()
             || r.src_addr.is_multicast()
-            || !meta.from_wire && r.src_addr.is_loopback()
+            || meta.link_src.is_none() && r.src_addr.is_loopback()
         {
             self.stats.record(Drop::Icmpv6ErrorNotSent);
             return false;

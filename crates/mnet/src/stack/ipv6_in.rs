@@ -11,7 +11,7 @@ use crate::stats::Drop;
 use crate::time::Instant;
 use crate::wire::icmpv6::{Icmpv6DstUnreachable, param_problem};
 use crate::wire::ipv6_ext::{ExtHeader, FRAGMENT_HEADER_LEN, FragmentHeader, RoutingHeader, UnknownOptionAction, option};
-use crate::wire::{IpProtocol, Ipv6Packet, Ipv6Repr, ipv6};
+use crate::wire::{EthernetAddress, IpProtocol, Ipv6Packet, Ipv6Repr, ipv6};
 
 /// RFC 8200 §4 names no limit on the number of extension headers; a host
 /// walks at most this many before giving up on a packet (RFC 8504 §5.3:
@@ -33,8 +33,8 @@ pub(super) struct Ipv6Meta {
     pub multicast: bool,
     /// The transport checksum was validated by the device.
     pub csum_valid: bool,
-    /// Came from the link (not looped back).
-    pub from_wire: bool,
+    /// The link-layer source of the frame; `None`: looped back.
+    pub link_src: Option<EthernetAddress>,
     /// Arrived in a link-layer multicast or broadcast frame.
     pub link_multicast: bool,
     /// Carried a Fragment Header (reassembled, or an atomic fragment).
@@ -47,7 +47,16 @@ impl Stack {
     /// One IPv6 packet from the link or from loopback.
     /// `link_multicast`: the frame went to a link-layer multicast or
     /// broadcast address.
-    pub(super) fn process_ipv6(&mut self, now: Instant, from_wire: bool, link_multicast: bool, bytes: &[u8], csum_valid: bool) {
+    /// `link_src`: the frame's link-layer source (`None`: looped back).
+    pub(super) fn process_ipv6(
+        &mut self,
+        now: Instant,
+        link_src: Option<EthernetAddress>,
+        link_multicast: bool,
+        bytes: &[u8],
+        csum_valid: bool,
+    ) {
+        let from_wire = link_src.is_some();
         if !self.ipv6.enabled() {
             self.stats.record(Drop::Ipv6Unsupported);
             return;
@@ -84,7 +93,7 @@ impl Stack {
             repr,
             multicast: dst.is_multicast(),
             csum_valid,
-            from_wire,
+            link_src,
             link_multicast,
             fragmented: false,
             router_alert: false,

@@ -377,7 +377,13 @@ impl Stack {
         match eth.ethertype() {
             EtherType::Arp => self.process_arp(now, eth.payload()),
             EtherType::Ipv4 => self.process_ipv4(now, true, dst.is_broadcast(), eth.payload(), csum_valid),
-            EtherType::Ipv6 => self.process_ipv6(now, true, dst.is_broadcast() || v6_multicast, eth.payload(), csum_valid),
+            EtherType::Ipv6 => self.process_ipv6(
+                now,
+                Some(eth.src_addr()),
+                dst.is_broadcast() || v6_multicast,
+                eth.payload(),
+                csum_valid,
+            ),
             EtherType::Unknown(_) => self.stats.record(Drop::EthUnknownType),
         }
         self.drain_loopback(now);
@@ -546,7 +552,7 @@ impl Stack {
             let Some(pkt) = self.loopback.pop_front() else { break };
             self.stats.traffic.loopback += 1;
             if pkt.first().is_some_and(|b| b >> 4 == 6) {
-                self.process_ipv6(now, false, false, &pkt, true);
+                self.process_ipv6(now, None, false, &pkt, true);
             } else {
                 self.process_ipv4(now, false, false, &pkt, true);
             }

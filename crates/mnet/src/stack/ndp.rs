@@ -567,7 +567,7 @@ impl Stack {
                     self.stats.record(Drop::NdpInvalid);
                     return;
                 }
-                self.process_neighbor_solicit(now, src, target, options);
+                self.process_neighbor_solicit(now, src, target, options, meta.link_src);
             }
             NdiscRepr::NeighborAdvert { flags, target, options } => {
                 // RFC 4861 §7.1.2: "If the IP Destination Address is a
@@ -595,7 +595,14 @@ impl Stack {
         }
     }
 
-    fn process_neighbor_solicit(&mut self, now: Instant, src: Ipv6Addr, target: Ipv6Addr, options: NdiscOptions<'_>) {
+    fn process_neighbor_solicit(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        target: Ipv6Addr,
+        options: NdiscOptions<'_>,
+        link_src: Option<EthernetAddress>,
+    ) {
         if self.ipv6.addrs.is_tentative(target) {
             // RFC 4862 §5.4.3: "If the source address of the Neighbor
             // Solicitation is the unspecified address, the solicitation is
@@ -641,9 +648,11 @@ impl Stack {
         self.learn_source_lladdr(now, src, sll);
         // "the recipient ... sends a Neighbor Advertisement ... with the
         // Solicited flag set ... to the Source Address of the solicitation."
-        // Straight to the link-layer address the solicitation gave, so the
-        // answer needs no cache entry (none may have been made above).
-        self.send_neighbor_advert(now, target, src, true, sll);
+        // Straight to the link-layer address the solicitation gave, or else
+        // (a unicast solicitation may omit it) to the frame's source: the
+        // answer needs no cache entry (none may have been made above), and
+        // a solicitation from a made-up source never starts a resolution.
+        self.send_neighbor_advert(now, target, src, true, sll.or(link_src));
     }
 
     /// RFC 4861 §7.2.4: "the Target Address ... copied from the

@@ -345,6 +345,37 @@ fn ra_with(options: &[u8]) -> Vec<u8> {
     f
 }
 
+/// A unicast solicitation without a Source Link-Layer Address option
+/// (RFC 4861 §4.3 lets unicast ones omit it) from a source we do not know
+/// is answered straight to the frame's link-layer source: no resolution of
+/// the (possibly made-up) source is started, no cache entry made.
+#[test]
+fn solicitation_without_lladdr_is_answered_to_the_frame_source() {
+    let mut s = target();
+    let t = Instant::from_secs(1);
+    drain(&mut s);
+    let stranger = a6("fd00::99");
+    let mut body = vec![0u8; 4];
+    body.extend_from_slice(&a6(US).octets());
+    let mut f = frame(stranger, a6(US), IpProtocol::Icmpv6, 255, &icmp(135, 0, &body));
+    fix_up(&mut f);
+    s.receive(t, &FrameMeta::PLAIN, &f);
+    let out = drain(&mut s);
+    let kinds: Vec<(crate::wire::EthernetAddress, u8)> = out
+        .iter()
+        .map(|f| {
+            (
+                crate::wire::EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(),
+                f[ethernet::HEADER_LEN + ipv6::HEADER_LEN],
+            )
+        })
+        .collect();
+    // One Neighbor Advertisement (136) to the frame's source MAC; no
+    // Neighbor Solicitation (135) of our own.
+    assert_eq!(kinds, [(MAC_B, 136)]);
+    assert!(s.ipv6.neighbors.get(IpAddr::V6(stranger)).is_none());
+}
+
 /// RDNSS addresses that cannot be a DNS server (`::`, `::1`, a group) are
 /// counted and ignored; the unicast one beside them is kept.
 #[test]
