@@ -445,9 +445,9 @@ impl Device for TapDevice {
 mod tests {
     use super::*;
     use crate::HostPlatform;
-    use mnet_testnet::{Netns as TestNetns, enter, require_root};
     use mnet::Duration;
     use mnet::executor::Platform;
+    use mnet_testnet::{Netns as TestNetns, enter, require_root};
 
     #[test]
     fn a_missing_tap_is_not_created() {
