@@ -336,7 +336,7 @@ mod tests {
         if !require_root("mnet-testnet's namespace test", &[]) {
             return;
         }
-        let name = {
+        let (name, mut child) = {
             let ns = Netns::new("tn");
             assert!(Netns::listed(ns.name()));
             let (a, b) = ns.subnet();
@@ -344,10 +344,13 @@ mod tests {
             let out = ns.run_ok(&["ip", "-4", "-o", "addr", "show", "dev", "lo"], Duration::from_secs(5));
             assert!(out.contains(&format!("10.{a}.{b}.1/24")), "{out}");
             // Something running inside does not keep it alive.
-            let _child = ns.spawn(&["sleep", "60"]);
-            ns.name().to_owned()
+            let child = ns.spawn(&["sleep", "60"]);
+            (ns.name().to_owned(), child)
         };
         assert!(!Netns::listed(&name), "{name} still listed");
+        // ... and was killed with it.
+        let status = child.wait().expect("wait");
+        assert!(!status.success(), "{status}");
     }
 
     #[test]
