@@ -345,6 +345,22 @@ mod tests {
             assert!(out.contains(&format!("10.{a}.{b}.1/24")), "{out}");
             // Something running inside does not keep it alive.
             let child = ns.spawn(&["sleep", "60"]);
+            // (Once `ip netns exec` has entered the namespace.)
+            let pid = child.id().to_string();
+            let end = Instant::now() + Duration::from_secs(10);
+            while !text(
+                &Command::new("ip")
+                    .args(["netns", "pids", ns.name()])
+                    .output()
+                    .expect("ip netns pids")
+                    .stdout,
+            )
+            .split_whitespace()
+            .any(|p| p == pid)
+            {
+                assert!(Instant::now() < end, "sleep never entered {}", ns.name());
+                std::thread::sleep(Duration::from_millis(10));
+            }
             (ns.name().to_owned(), child)
         };
         assert!(!Netns::listed(&name), "{name} still listed");
