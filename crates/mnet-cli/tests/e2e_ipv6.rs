@@ -79,6 +79,25 @@ impl V6Net {
         &self.net.ns
     }
 
+    /// radvd advertising on the tap every 3-10 s (forwarding on, as it
+    /// requires), with `options` inside its `interface TAP { ... }`; returns
+    /// it and its scratch directory (named after `tag`).
+    fn radvd(&self, tag: &str, options: &str) -> (MnetProcess, String) {
+        self.ns().sysctl("net.ipv6.conf.all.forwarding", "1");
+        let dir = tempdir(tag);
+        let conf = format!("{dir}/radvd.conf");
+        let body = format!(
+            "interface {} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 10;\n{options}}};\n",
+            self.net.tap
+        );
+        std::fs::write(&conf, body).expect("write radvd.conf");
+        let pid = format!("{dir}/radvd.pid");
+        let radvd = self
+            .ns()
+            .spawn_captured(&["radvd", "-n", "-C", &conf, "-p", &pid, "-m", "stderr", "-u", "root"]);
+        (radvd, dir)
+    }
+
     /// Pings `dst` from Linux until one echo comes back (mnet's DAD takes
     /// 1-2 s); panics with mnet's output after `limit`.
     fn wait_answering(&self, mnet: &mut MnetProcess, dst: &str, limit: Duration) {
@@ -324,33 +343,16 @@ fn radvd_slaac_router_and_dns() {
         return;
     }
     let v = V6Net::new();
-    v.ns().sysctl("net.ipv6.conf.all.forwarding", "1");
-    let dir = tempdir(&v.net.tap);
-    let conf = format!("{dir}/radvd.conf");
     let dns = format!("{}53", v.prefix());
-    std::fs::write(
-        &conf,
-        format!(
-            "interface {tap} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 10;\n AdvDefaultPreference high;\n \
+    let (radvd, dir) = v.radvd(
+        &v.net.tap,
+        &format!(
+            " AdvDefaultPreference high;\n \
              prefix {p}/64 {{ AdvOnLink on; AdvAutonomous on; AdvValidLifetime 3600; AdvPreferredLifetime 1800; }};\n \
-             RDNSS {dns} {{ AdvRDNSSLifetime 600; }};\n}};\n",
-            tap = v.net.tap,
+             RDNSS {dns} {{ AdvRDNSSLifetime 600; }};\n",
             p = v.prefix()
         ),
-    )
-    .expect("write radvd.conf");
-    let radvd = v.ns().spawn_captured(&[
-        "radvd",
-        "-n",
-        "-C",
-        &conf,
-        "-p",
-        &format!("{dir}/radvd.pid"),
-        "-m",
-        "stderr",
-        "-u",
-        "root",
-    ]);
+    );
     let out = v.run("eui64", &["addresses", "--wait", "15"], Duration::from_secs(30));
     let t = text(&out.stdout);
     assert!(out.status.success(), "{}\nradvd:\n{}", describe(&out), radvd.report());
@@ -370,30 +372,7 @@ fn opaque_identifiers_are_stable_per_secret() {
         return;
     }
     let v = V6Net::new();
-    v.ns().sysctl("net.ipv6.conf.all.forwarding", "1");
-    let dir = tempdir(&format!("{}o", v.net.tap));
-    let conf = format!("{dir}/radvd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "interface {tap} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 10;\n prefix {p}/64 {{ }};\n}};\n",
-            tap = v.net.tap,
-            p = v.prefix()
-        ),
-    )
-    .expect("write radvd.conf");
-    let radvd = v.ns().spawn_captured(&[
-        "radvd",
-        "-n",
-        "-C",
-        &conf,
-        "-p",
-        &format!("{dir}/radvd.pid"),
-        "-m",
-        "stderr",
-        "-u",
-        "root",
-    ]);
+    let (radvd, dir) = v.radvd(&format!("{}o", v.net.tap), &format!(" prefix {}/64 {{ }};\n", v.prefix()));
     let slaac = |secret: &str| {
         let argv = v.argv("opaque", &["--ipv6-secret", secret, "addresses", "--wait", "15"]);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();

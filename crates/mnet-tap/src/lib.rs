@@ -51,9 +51,6 @@ mod tap;
 #[cfg(feature = "tokio")]
 pub mod tokio_runner;
 
-#[cfg(test)]
-mod test_netns;
-
 pub use mac::{locally_administered_unicast, random_mac};
 pub use platform::{HostPlatform, HostWaker, Signals};
 pub use tap::{RX_BUFFER_LEN, TAP_MAX_BATCH, TAP_MAX_GSO_SIZE, TapCounters, TapDevice, TapOptions};

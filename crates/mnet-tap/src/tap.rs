@@ -445,9 +445,9 @@ impl Device for TapDevice {
 mod tests {
     use super::*;
     use crate::HostPlatform;
-    use crate::test_netns::{TestNetns, require_root};
     use mnet::Duration;
     use mnet::executor::Platform;
+    use mnet_testnet::{Netns as TestNetns, enter, require_root};
 
     #[test]
     fn a_missing_tap_is_not_created() {
@@ -530,7 +530,7 @@ mod tests {
         if !require_root("a real tap", &["ip", "ping"]) {
             return;
         }
-        let ns = TestNetns::new("tapt");
+        let ns = TestNetns::new("tpt");
         let tap = ns.name().to_owned(); // a unique name, ≤ 15 bytes
         let (a, b) = ns.subnet();
         let kernel_ip = [10, a, b, 1];
@@ -538,12 +538,12 @@ mod tests {
         ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         ns.ip(&["link", "set", &tap, "address", "02:00:00:00:00:01", "mtu", "1400"]);
         ns.ip(&["addr", "add", &format!("10.{a}.{b}.1/24"), "dev", &tap]);
-        ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{tap}.disable_ipv6=1")]);
+        ns.sysctl(&format!("net.ipv6.conf.{tap}.disable_ipv6"), "1");
         ns.ip(&["link", "set", &tap, "up"]);
 
         let ns_name = ns.name().to_owned();
         let worker = std::thread::spawn(move || {
-            crate::test_netns::enter(&ns_name);
+            enter(&ns_name);
             let mut dev = TapDevice::open_with(&tap, options).expect("open tap");
             assert_eq!(dev.mtu(), 1400, "MTU comes from the interface");
             assert_eq!(dev.offloads(), options.offload, "this kernel has IFF_VNET_HDR and TSO");
@@ -586,13 +586,13 @@ mod tests {
         if !require_root("a real tap", &["ip"]) {
             return;
         }
-        let ns = TestNetns::new("tapx");
+        let ns = TestNetns::new("tpx");
         let tap = ns.name().to_owned();
         ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         ns.ip(&["link", "set", &tap, "up"]);
         let ns_name = ns.name().to_owned();
         std::thread::spawn(move || {
-            crate::test_netns::enter(&ns_name);
+            enter(&ns_name);
             let mut dev = TapDevice::open(&tap).expect("open");
             assert!(dev.offloads());
             let frame = arp_reply([10, 0, 0, 2], [10, 0, 0, 1]);
@@ -617,12 +617,12 @@ mod tests {
         if !require_root("a real tap", &["ip"]) {
             return;
         }
-        let ns = TestNetns::new("tapb");
+        let ns = TestNetns::new("tpb");
         let tap = ns.name().to_owned();
         ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         let ns_name = ns.name().to_owned();
         std::thread::spawn(move || {
-            crate::test_netns::enter(&ns_name);
+            enter(&ns_name);
             let first = TapDevice::open(&tap).expect("first open");
             assert_eq!(first.mtu(), 1500);
             assert!(TapDevice::open(&tap).is_err(), "a second attach must fail");
@@ -643,12 +643,12 @@ mod tests {
         if !require_root("a real tap", &["ip"]) {
             return;
         }
-        let ns = TestNetns::new("tapr");
+        let ns = TestNetns::new("tpr");
         let tap = ns.name().to_owned();
         ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         let ns_name = ns.name().to_owned();
         std::thread::spawn(move || {
-            crate::test_netns::enter(&ns_name);
+            enter(&ns_name);
             let t0 = Instant::now();
             let down = TapDevice::open(&tap).expect("open while down");
             assert!(

@@ -89,7 +89,7 @@ async fn ping(net: Net, dst: Ipv4Addr, sizes: &[usize]) -> mnet::Result<()> {
 /// idle, the runner sleeps.
 #[test]
 fn udp_echo_and_ping_against_linux_on_a_multi_thread_runtime() {
-    if !common::require_root("the tokio runner on a real tap", &["python3", "sysctl"]) {
+    if !mnet_testnet::require_root("the tokio runner on a real tap", &["python3", "sysctl"]) {
         return;
     }
     let ns = Arc::new(Netns::with_tap());

@@ -16,18 +16,19 @@
 //! python3 (plain sockets, asyncio), python3-scapy (the malformed-frame
 //! sender and the raw TCP peer run under /usr/bin/python3), socat and
 //! nftables (the TCP tests).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::ops::Deref;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mnet::stats::Drop;
+pub use mnet_testnet::{describe, say, send_signal, skip};
+use mnet_testnet::{drain, text, wait_timeout};
 
 /// The Linux side's MAC (the tap interface itself).
 pub const LINUX_MAC: &str = "02:00:00:00:00:01";
@@ -37,8 +38,6 @@ pub const MNET_MAC: &str = "02:00:00:00:00:02";
 pub const ECHO_PORT: u16 = 7;
 /// The MAC of the raw packet peer (scapy) that shares the tap with Linux.
 pub const RAW_PEER_MAC: &str = "02:00:00:00:00:09";
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The `mnet` binary under test.
 pub fn mnet_bin() -> &'static str {
@@ -55,42 +54,11 @@ pub fn python() -> &'static str {
     }
 }
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Reports a missing precondition: "skipped: ..." and false, or a panic
-/// when `CI=true` (CI must never skip silently).
-pub fn skip(why: &str) -> bool {
-    if ci() {
-        panic!("CI=true but the test cannot run: {why}");
-    }
-    say_skipped(why);
-    false
-}
-
 /// True when we are root, /dev/net/tun exists and every tool is on PATH
-/// (or is an existing absolute path). Otherwise see [`skip`].
+/// (or is an existing absolute path), in a release build. Otherwise
+/// "skipped: ..." (a failure when `CI=true`: see [`skip`]).
 pub fn require_root_and_tools(tools: &[&str]) -> bool {
-    if !release_build() {
-        return false;
-    }
-    let mut missing = Vec::new();
-    if !is_root() {
-        missing.push("root".to_owned());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        missing.push("/dev/net/tun".to_owned());
-    }
-    for tool in ["ip"].iter().chain(tools) {
-        if !on_path(tool) {
-            missing.push(format!("`{tool}`"));
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    skip(&format!("needs root and tools (missing: {})", missing.join(", ")))
+    release_build() && mnet_testnet::require_root("this end-to-end test", tools)
 }
 
 /// [`require_root_and_tools`] plus Debian's python3 with scapy.
@@ -110,178 +78,40 @@ pub fn require_scapy() -> bool {
 /// second time. `MNET_E2E_DEBUG=1` runs them in a debug build anyway.
 fn release_build() -> bool {
     if cfg!(debug_assertions) && std::env::var_os("MNET_E2E_DEBUG").is_none() {
-        say_skipped("end-to-end tests run in release builds: cargo test --release -p mnet-cli --tests (or set MNET_E2E_DEBUG=1)");
+        say("skipped: end-to-end tests run in release builds: cargo test --release -p mnet-cli --tests (or set MNET_E2E_DEBUG=1)");
         return false;
     }
     true
 }
 
-/// Prints "skipped: WHY" on the real stderr: the test harness captures
-/// `println!`/`eprintln!` of passing tests, but not direct writes.
-fn say_skipped(why: &str) {
-    say(&format!("skipped: {why}"));
-}
-
-/// Prints a line on the real stderr (not captured by the test harness).
-pub fn say(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn is_root() -> bool {
-    // The effective uid is the second number on the "Uid:" line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn on_path(tool: &str) -> bool {
-    if tool.starts_with('/') {
-        return Path::new(tool).is_file();
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Status, stdout and stderr of a finished command, for failure messages.
-pub fn describe(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
-/// Waits for `child` at most `timeout`; kills it when it overstays.
-/// Returns its status, or `None` when it had to be killed.
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Sends signal `sig` ("TERM", "USR1", "KILL", ...) to `pid` with the
-/// shell's `kill` builtin.
-pub fn send_signal(pid: u32, sig: &str) {
-    let _ = Command::new("sh")
-        .args(["-c", &format!("kill -s {sig} {pid} 2>/dev/null")])
-        .status();
-}
-
-/// Reads a pipe to its end into a shared buffer, in a thread.
-fn drain<R: Read + Send + 'static>(mut pipe: R, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => into.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-}
-
 // ---------------------------------------------------------------------------
 
-/// A network namespace of the test's own, named `mn<pid % 10000>x<n>`
-/// (≤ 15 bytes, so the name also serves as the tap's name). Dropping it
-/// kills whatever runs inside and deletes it.
+/// A network namespace of the test's own (`mnet_testnet::Netns`, named
+/// `mn<pid % 10000>x<n>`, which also serves as the tap's name): it derefs
+/// to that (`ip`, `run`, `run_ok`, `sysctl`, `tcp_defaults`, ...) and adds
+/// [`Netns::spawn_captured`]. Dropping it kills whatever runs inside and
+/// deletes it.
 pub struct Netns {
-    name: String,
+    ns: mnet_testnet::Netns,
+}
+
+impl Deref for Netns {
+    type Target = mnet_testnet::Netns;
+    fn deref(&self) -> &mnet_testnet::Netns {
+        &self.ns
+    }
 }
 
 impl Netns {
     pub fn new() -> Netns {
-        let pid = std::process::id() % 10_000;
-        for _ in 0..50 {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let name = format!("mn{pid}x{n}");
-            assert!(name.len() <= 15, "{name}");
-            let out = Command::new("ip").args(["netns", "add", &name]).output().expect("run ip netns add");
-            if out.status.success() {
-                let ns = Netns { name };
-                ns.ip(&["link", "set", "lo", "up"]);
-                return ns;
-            }
-            if !text(&out.stderr).contains("exists") {
-                panic!("ip netns add {name}: {}", text(&out.stderr));
-            }
+        Netns {
+            ns: mnet_testnet::Netns::new("mn"),
         }
-        panic!("could not find a free namespace name");
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Whether `ip netns list` shows a namespace called `name`.
     pub fn listed(name: &str) -> bool {
-        let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
-        text(&out.stdout).lines().any(|l| l.split_whitespace().next() == Some(name))
-    }
-
-    /// `ip -n NS ARGS`; panics unless it succeeds.
-    pub fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").arg("-n").arg(&self.name).args(args).output().expect("run ip");
-        assert!(out.status.success(), "ip -n {} {}: {}", self.name, args.join(" "), describe(&out));
-    }
-
-    /// A command that runs `args` inside the namespace.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).args(args).stdin(Stdio::null());
-        c
-    }
-
-    /// Runs `args` inside the namespace; killed after `timeout`.
-    pub fn run(&self, args: &[&str], timeout: Duration) -> Output {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let r1 = drain(child.stdout.take().expect("stdout"), Arc::clone(&stdout));
-        let r2 = drain(child.stderr.take().expect("stderr"), Arc::clone(&stderr));
-        let status = wait_timeout(&mut child, timeout);
-        let _ = r1.join();
-        let _ = r2.join();
-        let mut stderr = std::mem::take(&mut *stderr.lock().unwrap_or_else(|e| e.into_inner()));
-        let status = status.unwrap_or_else(|| {
-            stderr.extend_from_slice(format!("\n[harness: killed after {timeout:?}]\n").as_bytes());
-            child.wait().expect("wait")
-        });
-        let stdout = std::mem::take(&mut *stdout.lock().unwrap_or_else(|e| e.into_inner()));
-        Output { status, stdout, stderr }
-    }
-
-    /// Runs `args` inside the namespace; panics unless it succeeds.
-    /// Returns its stdout.
-    pub fn run_ok(&self, args: &[&str], timeout: Duration) -> String {
-        let out = self.run(args, timeout);
-        assert!(out.status.success(), "{}: {}", args.join(" "), describe(&out));
-        text(&out.stdout)
+        mnet_testnet::Netns::listed(name)
     }
 
     /// Starts `args` inside the namespace in the background, stdout and
@@ -307,62 +137,6 @@ impl Netns {
             readers,
             status: None,
             argv: argv.join(" "),
-        }
-    }
-
-    /// The kernel's TCP settings for reproducible runs
-    /// (shared/notes/peers.md gotcha 8): CUBIC when the namespace may use
-    /// it, no metrics carried between connections. Outside the initial
-    /// namespace the kernel accepts only the algorithms of the global
-    /// `tcp_allowed_congestion_control` as default; when CUBIC is not among
-    /// them the kernel's default stays (said on stderr), and the host's
-    /// global list is left alone.
-    pub fn tcp_defaults(&self) {
-        let path = "/proc/sys/net/ipv4/tcp_congestion_control";
-        let out = self.run(&["sh", "-c", &format!("echo cubic > {path}")], Duration::from_secs(5));
-        if !out.status.success() {
-            let cc = self.run_ok(&["cat", path], Duration::from_secs(5));
-            say(&format!(
-                "note: cubic is not allowed in a namespace here (tcp_allowed_congestion_control); Linux keeps {}",
-                cc.trim()
-            ));
-        }
-        self.sysctl("net.ipv4.tcp_no_metrics_save", "1");
-    }
-
-    /// Waits until a TCP socket of the namespace listens on `port`.
-    pub fn wait_tcp_listening(&self, port: u16, limit: Duration) -> bool {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            let out = self.run(&["ss", "-ltnH", &format!("sport = :{port}")], Duration::from_secs(5));
-            if !text(&out.stdout).trim().is_empty() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    /// Writes `value` to a file under /proc/sys inside the namespace.
-    pub fn sysctl(&self, key: &str, value: &str) {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        self.run_ok(&["sh", "-c", &format!("echo {value} > {path}")], Duration::from_secs(5));
-    }
-}
-
-impl std::ops::Drop for Netns {
-    fn drop(&mut self) {
-        // shared/notes/peers.md gotcha 10: kill what runs inside first.
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
-            for pid in text(&out.stdout).split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
-                send_signal(pid, "KILL");
-            }
-        }
-        let out = Command::new("ip").args(["netns", "del", &self.name]).output();
-        match out {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => eprintln!("warning: ip netns del {}: {}", self.name, text(&o.stderr)),
-            Err(e) => eprintln!("warning: ip netns del {}: {e}", self.name),
         }
     }
 }
@@ -405,12 +179,7 @@ impl TapNet {
     pub fn with_options(opts: TapOptions) -> TapNet {
         let ns = Netns::new();
         let tap = ns.name().to_owned();
-        // A /24 per test from pid and counter. Namespaces already isolate
-        // addresses; distinct subnets keep captures and logs unambiguous.
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let k = (std::process::id() % 1000) * 60 + n % 60; // < 62500
-        let a = u8::try_from(1 + k / 250).unwrap_or(1);
-        let b = u8::try_from(1 + k % 250).unwrap_or(1);
+        let (a, b) = ns.subnet();
         let net = TapNet { ns, tap, a, b };
         let tap = net.tap.as_str();
         net.ns.ip(&["tuntap", "add", "dev", tap, "mode", "tap"]);
