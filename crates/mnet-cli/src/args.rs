@@ -182,6 +182,10 @@ pub struct SourceArgs {
     /// Bytes to write to each connection (suffixes K, M, G: binary multiples).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub bytes: u64,
+    /// Do not compute the SHA-256 of what is sent (it costs more CPU than
+    /// sending: for measuring the stack alone).
+    #[arg(long = "no-digest")]
+    pub no_digest: bool,
 }
 
 #[derive(Args, Debug)]

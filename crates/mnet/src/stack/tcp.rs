@@ -769,6 +769,18 @@ impl Stack {
         Ok(!matches!(s.conn.state(), State::SynSent | State::SynReceived | State::Listen))
     }
 
+    /// [`Stack::tcp_send`] with the bytes written in place by `fill` (see
+    /// `Connection::send_with`): no copy from a buffer of the caller's.
+    pub fn tcp_send_with(&mut self, now: Instant, h: Handle, max: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> Result<usize> {
+        self.now = now;
+        let n = self.tcp_sock(h)?.conn.send_with(max, fill)?;
+        if n > 0 {
+            self.tcp_service(now, h);
+            self.drain_loopback(now);
+        }
+        Ok(n)
+    }
+
     /// Copy `data` into the send buffer (as much as fits).
     pub fn tcp_send(&mut self, now: Instant, h: Handle, data: &[u8]) -> Result<usize> {
         self.now = now;
