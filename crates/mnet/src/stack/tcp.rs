@@ -286,13 +286,10 @@ impl Stack {
         if partial {
             tx.meta = tcp_offload_meta(repr, seg_size, self.caps.max_gso_size, false);
         }
-        let sent = self.send_ipv4(now, tx, |buf, src| {
+        // The payload goes into the frame as it is built (one copy).
+        let sent = self.send_ipv4_with_tail(now, tx, repr.payload, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
-            if partial {
-                repr.emit_partial(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
-            } else {
-                repr.emit(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
-            }
+            repr.emit_around_payload(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst), partial);
         });
         match sent {
             Ok(()) => self.stats.traffic.tcp_out += 1,
