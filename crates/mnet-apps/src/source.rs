@@ -3,14 +3,17 @@
 //!
 //! The bytes are random, from a [`RandomStream`] seeded by the caller, so
 //! that a reader can verify them by SHA-256: the digest of what each
-//! connection wrote is reported in its [`Transfer`].
+//! connection wrote is reported in its [`Transfer`] (unless the caller
+//! asks for none: hashing costs more CPU than sending). The stream is
+//! generated straight into the connection's send buffer
+//! ([`TcpStream::write_with`]): no buffer of the application's between.
 //!
 //! ```no_run
 //! # async fn f(net: mnet::Net, spawner: mnet::executor::Spawner) -> mnet::Result<()> {
 //! use mnet_apps::source::{RandomStream, source};
 //! use mnet_apps::tcp_server::ServerConfig;
 //! let data = RandomStream::new([7; 32]);
-//! source(&net, &spawner, ServerConfig::new(5001).limit(Some(1)), 1 << 20, data, |_| {}).await?;
+//! source(&net, &spawner, ServerConfig::new(5001).limit(Some(1)), 1 << 20, data, true, |_| {}).await?;
 //! # Ok(()) }
 //! ```
 
@@ -30,7 +33,7 @@ use crate::tcp_server::{ServeSummary, ServerConfig, ServerEvent, Transfer, fail,
 /// or misplaced segment changes the digest.
 pub const RANDOM_BLOCK_LEN: usize = 1_048_573;
 
-/// Bytes handed to one `write` call.
+/// Bytes asked of one `write_with` call at most.
 pub const SOURCE_CHUNK: usize = 64 * 1024;
 
 /// An endless, cheap stream of random-looking bytes: one random block of
@@ -79,22 +82,28 @@ impl RandomStream {
 }
 
 /// Write `bytes` bytes of `data` to `stream`, then close gracefully once
-/// the peer acknowledged all of them. Reads nothing.
-pub async fn source_connection(mut stream: TcpStream, bytes: u64, mut data: RandomStream) -> Transfer {
+/// the peer acknowledged all of them. Reads nothing. With `digest`, the
+/// SHA-256 of the bytes is reported in [`Transfer::sha256_out`].
+pub async fn source_connection(mut stream: TcpStream, bytes: u64, mut data: RandomStream, digest: bool) -> Transfer {
     let mut t = Transfer::default();
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; SOURCE_CHUNK];
+    let mut hash = digest.then(Sha256::new);
     while t.bytes_out < bytes {
-        let n = usize::try_from(bytes - t.bytes_out).unwrap_or(usize::MAX).min(buf.len());
-        let chunk = &mut buf[..n];
-        data.fill(chunk);
-        hash.update(&*chunk);
-        if t.ok(stream.write_all(chunk).await).is_none() {
-            return fail(stream, t);
+        let max = usize::try_from(bytes - t.bytes_out).unwrap_or(usize::MAX).min(SOURCE_CHUNK);
+        let wrote = stream
+            .write_with(max, |space| {
+                data.fill(space);
+                if let Some(h) = hash.as_mut() {
+                    h.update(&*space);
+                }
+                space.len()
+            })
+            .await;
+        match t.ok(wrote) {
+            Some(n) if n > 0 => t.bytes_out += n as u64,
+            _ => return fail(stream, t),
         }
-        t.bytes_out += n as u64;
     }
-    t.sha256_out = Some(hash.finalize().into());
+    t.sha256_out = hash.map(|h| h.finalize().into());
     finish(stream, t).await
 }
 
@@ -106,13 +115,14 @@ pub async fn source(
     cfg: ServerConfig,
     bytes: u64,
     data: RandomStream,
+    digest: bool,
     on_event: impl FnMut(&ServerEvent) + 'static,
 ) -> Result<ServeSummary> {
     serve(
         net,
         spawner,
         cfg,
-        |stream, _id| source_connection(stream, bytes, data.restart()),
+        move |stream, _id| source_connection(stream, bytes, data.restart(), digest),
         on_event,
     )
     .await

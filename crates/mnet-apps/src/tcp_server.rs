@@ -338,7 +338,7 @@ mod tests {
             });
             spawner.spawn(async move {
                 let data = RandomStream::new([9; 32]);
-                crate::source::source(&b2, &s2, ServerConfig::new(19).limit(Some(1)), 300_000, data, move |e| {
+                crate::source::source(&b2, &s2, ServerConfig::new(19).limit(Some(1)), 300_000, data, true, move |e| {
                     e2.borrow_mut().push(e.clone())
                 })
                 .await

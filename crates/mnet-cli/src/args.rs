@@ -42,6 +42,17 @@ pub struct Cli {
     /// segmentation offload, one MTU-sized frame per system call.
     #[arg(long = "no-offload", global = true)]
     pub no_offload: bool,
+    /// Busy polling: before sleeping, spin for up to USEC microseconds
+    /// (`--busy-poll`: 50) asking the tap for frames; lower latency, more CPU.
+    #[arg(
+        long = "busy-poll",
+        global = true,
+        value_name = "USEC",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "50"
+    )]
+    pub busy_poll: Option<u64>,
     /// Write every frame in and out to this pcap file.
     #[arg(long, global = true, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
@@ -171,6 +182,10 @@ pub struct SourceArgs {
     /// Bytes to write to each connection (suffixes K, M, G: binary multiples).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub bytes: u64,
+    /// Do not compute the SHA-256 of what is sent (it costs more CPU than
+    /// sending: for measuring the stack alone).
+    #[arg(long = "no-digest")]
+    pub no_digest: bool,
 }
 
 #[derive(Args, Debug)]
@@ -249,6 +264,20 @@ mod tests {
         assert!(parse_bytes("1T").is_err());
         assert!(parse_bytes("99999999999999999999G").is_err());
         assert!(parse_bytes("20000000000G").is_err());
+    }
+
+    #[test]
+    fn busy_poll_is_off_unless_asked_and_defaults_to_50_us() {
+        let off = Cli::try_parse_from(["mnet", "echo-server", "--port", "7"]).unwrap();
+        assert_eq!(off.busy_poll, None);
+        let bare = Cli::try_parse_from(["mnet", "--busy-poll", "echo-server", "--port", "7"]).unwrap();
+        assert_eq!(bare.busy_poll, Some(50));
+        assert!(matches!(bare.command, Command::EchoServer(_)));
+        let given = Cli::try_parse_from(["mnet", "--busy-poll=200", "echo-server", "--port", "7"]).unwrap();
+        assert_eq!(given.busy_poll, Some(200));
+        let after = Cli::try_parse_from(["mnet", "echo-server", "--port", "7", "--busy-poll=10"]).unwrap();
+        assert_eq!(after.busy_poll, Some(10));
+        assert!(Cli::try_parse_from(["mnet", "--busy-poll=x", "echo-server", "--port", "7"]).is_err());
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl Platform for SignalPlatform {
 
     fn wait(&mut self, deadline: Option<Instant>) {
         self.inner.wait(deadline);
-        let s = self.inner.take_signals();
+        let s = self.inner.take_seen_signals();
         if !s.is_empty() {
             let mut st = self.state.borrow_mut();
             st.pending.interrupt |= s.interrupt;
@@ -178,13 +178,16 @@ where
     if let Some(mtu) = cli.mtu {
         tap = tap.with_mtu(usize::from(mtu));
     }
-    let platform = match HostPlatform::new(tap.as_raw_fd()) {
+    // The executor below drives again whenever a batch handed frames.
+    tap.set_reply_first(true);
+    let mut platform = match HostPlatform::new(tap.as_raw_fd()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("mnet: cannot set up epoll/signals: {e}");
             return 1;
         }
     };
+    platform.set_busy_poll(cli.busy_poll.map(std::time::Duration::from_micros));
     let state = Rc::new(RefCell::new(SignalState::default()));
     let mut platform = SignalPlatform {
         inner: platform,

@@ -179,7 +179,9 @@ fn server_events(kind: Server) -> impl FnMut(&ServerEvent) + 'static {
     }
 }
 
-fn run_server(cli: &Cli, kind: Server, args: &ServerArgs, bytes: u64) -> u8 {
+/// `bytes` and `digest`: what a source writes to each connection, and
+/// whether it hashes it.
+fn run_server(cli: &Cli, kind: Server, args: &ServerArgs, bytes: u64, digest: bool) -> u8 {
     let cfg = ServerConfig::new(args.port).limit(args.limit);
     let seed = random_seed();
     run_on_tap_with_spawner(
@@ -189,7 +191,7 @@ fn run_server(cli: &Cli, kind: Server, args: &ServerArgs, bytes: u64) -> u8 {
             let r: mnet::Result<ServeSummary> = match kind {
                 Server::Echo => mnet_apps::tcp_echo::echo_server(&net, &spawner, cfg, events).await,
                 Server::Sink => mnet_apps::sink::sink(&net, &spawner, cfg, events).await,
-                Server::Source => mnet_apps::source::source(&net, &spawner, cfg, bytes, RandomStream::new(seed), events).await,
+                Server::Source => mnet_apps::source::source(&net, &spawner, cfg, bytes, RandomStream::new(seed), digest, events).await,
             };
             linger(&net).await;
             match r {
@@ -209,17 +211,17 @@ fn run_server(cli: &Cli, kind: Server, args: &ServerArgs, bytes: u64) -> u8 {
 
 /// `mnet echo-server --port P [--limit N]`.
 pub fn echo_server(cli: &Cli, args: &ServerArgs) -> u8 {
-    run_server(cli, Server::Echo, args, 0)
+    run_server(cli, Server::Echo, args, 0, false)
 }
 
 /// `mnet sink --port P [--limit N]`.
 pub fn sink(cli: &Cli, args: &ServerArgs) -> u8 {
-    run_server(cli, Server::Sink, args, 0)
+    run_server(cli, Server::Sink, args, 0, false)
 }
 
 /// `mnet source --port P --bytes BYTES [--limit N]`.
 pub fn source(cli: &Cli, args: &SourceArgs) -> u8 {
-    run_server(cli, Server::Source, &args.server, args.bytes)
+    run_server(cli, Server::Source, &args.server, args.bytes, !args.no_digest)
 }
 
 fn print_echo_report(r: &EchoReport) {

@@ -9,6 +9,14 @@
 //! An idle stack uses no CPU: `wait` sleeps until the deadline rounded *up*
 //! to the next millisecond (`epoll_wait` counts in milliseconds), so a
 //! deadline less than a millisecond away sleeps instead of spinning.
+//!
+//! Busy polling ([`HostPlatform::set_busy_poll`], off by default) trades
+//! CPU for latency: each `wait` first spins for up to the given time,
+//! asking epoll without sleeping (`epoll_wait` with a 0 timeout, which
+//! also sees the eventfd and the signals), and sleeps only when nothing
+//! came; a frame that arrives meanwhile is read without the wakeup of a
+//! sleeping thread. Like Linux's `SO_BUSY_POLL`, the spin is bounded per
+//! wait, and by the deadline.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -91,6 +99,8 @@ pub struct HostPlatform {
     start: std::time::Instant,
     signals: Signals,
     wait_error_logged: bool,
+    /// How long each `wait` spins before it sleeps (`None`: never).
+    busy_poll: Option<std::time::Duration>,
 }
 
 impl HostPlatform {
@@ -112,7 +122,50 @@ impl HostPlatform {
             start: std::time::Instant::now(),
             signals: Signals::default(),
             wait_error_logged: false,
+            busy_poll: None,
         })
+    }
+
+    /// Busy polling: every [`Platform::wait`] spins for up to `spin`
+    /// (and never past its deadline) before it sleeps; `None` (the
+    /// default) sleeps at once. See the module documentation.
+    pub fn set_busy_poll(&mut self, spin: Option<std::time::Duration>) {
+        self.busy_poll = spin.filter(|d| !d.is_zero());
+    }
+
+    /// One `epoll_wait` with `timeout_ms` (0: do not sleep); handles what
+    /// it reports and returns how many descriptors were ready.
+    fn epoll_once(&mut self, timeout_ms: libc::c_int) -> usize {
+        const MAX_EVENTS: usize = 4;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
+        // SAFETY: `events` is a writable array of MAX_EVENTS epoll_event
+        // records that lives across the call; the epoll fd is open.
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), MAX_EVENTS as libc::c_int, timeout_ms) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                if !self.wait_error_logged {
+                    self.wait_error_logged = true;
+                    log::error!("epoll_wait failed: {err}");
+                }
+                // Never spin: sleep a little instead.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // Interrupted or failed: the caller returns (early is allowed).
+            return 1;
+        }
+        let ready = usize::try_from(n).unwrap_or(0).min(MAX_EVENTS);
+        for event in &events[..ready] {
+            // A copy out of the (packed on x86-64) struct; no reference.
+            let token = event.u64;
+            match token {
+                TOKEN_WAKER => self.drain_waker(),
+                TOKEN_SIGNAL => self.drain_signals(),
+                // The tap stays readable until the device reads its frames.
+                _ => {}
+            }
+        }
+        ready
     }
 
     /// A handle other threads use to interrupt [`Platform::wait`].
@@ -126,6 +179,14 @@ impl HostPlatform {
     /// reads signals that are pending but not yet seen by `wait`.
     pub fn take_signals(&mut self) -> Signals {
         self.drain_signals();
+        std::mem::take(&mut self.signals)
+    }
+
+    /// The signals that [`Platform::wait`] has read since the last call,
+    /// and forgets them; unlike [`HostPlatform::take_signals`] it makes
+    /// no system call (the signalfd is read only when epoll says it is
+    /// readable), so a run loop can call it after every `wait`.
+    pub fn take_seen_signals(&mut self) -> Signals {
         std::mem::take(&mut self.signals)
     }
 
@@ -158,35 +219,21 @@ impl Platform for HostPlatform {
     }
 
     fn wait(&mut self, deadline: Option<Instant>) {
-        let timeout = epoll_timeout_ms(self.now(), deadline);
-        const MAX_EVENTS: usize = 4;
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS];
-        // SAFETY: `events` is a writable array of MAX_EVENTS epoll_event
-        // records that lives across the call; the epoll fd is open.
-        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), MAX_EVENTS as libc::c_int, timeout) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                if !self.wait_error_logged {
-                    self.wait_error_logged = true;
-                    log::error!("epoll_wait failed: {err}");
+        if let Some(spin) = self.busy_poll {
+            let spin_end = self.now().saturating_add(spin);
+            let end = deadline.map_or(spin_end, |d| d.min(spin_end));
+            loop {
+                if self.epoll_once(0) > 0 {
+                    return;
                 }
-                // Never spin: sleep a little instead.
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            return;
-        }
-        let ready = usize::try_from(n).unwrap_or(0).min(MAX_EVENTS);
-        for event in &events[..ready] {
-            // A copy out of the (packed on x86-64) struct; no reference.
-            let token = event.u64;
-            match token {
-                TOKEN_WAKER => self.drain_waker(),
-                TOKEN_SIGNAL => self.drain_signals(),
-                // The tap stays readable until the device reads its frames.
-                _ => {}
+                if self.now() >= end {
+                    break;
+                }
+                std::hint::spin_loop();
             }
         }
+        let timeout = epoll_timeout_ms(self.now(), deadline);
+        self.epoll_once(timeout);
     }
 }
 
@@ -334,6 +381,66 @@ mod tests {
         });
     }
 
+    /// CPU time this thread has used.
+    fn thread_cpu() -> std::time::Duration {
+        // SAFETY: rusage is plain data; getrusage fills it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a valid, writable rusage for the call.
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
+        let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+        std::time::Duration::from_micros(us(ru.ru_utime) + us(ru.ru_stime))
+    }
+
+    #[test]
+    fn busy_poll_spins_then_sleeps_and_stops_at_the_deadline() {
+        in_own_thread(|| {
+            let (tap, peer) = fake_tap();
+            let mut p = HostPlatform::new(tap.as_raw_fd()).unwrap();
+            // Off: a 40 ms wait sleeps (almost no CPU).
+            let cpu0 = thread_cpu();
+            let deadline = p.now() + Duration::from_millis(40);
+            while p.now() < deadline {
+                p.wait(Some(deadline));
+            }
+            let idle_cpu = thread_cpu() - cpu0;
+            assert!(idle_cpu < std::time::Duration::from_millis(10), "{idle_cpu:?}");
+
+            // On, 30 ms: the same wait spins first (CPU time), and still
+            // returns only at the deadline.
+            p.set_busy_poll(Some(std::time::Duration::from_millis(30)));
+            let cpu0 = thread_cpu();
+            let wall = std::time::Instant::now();
+            let deadline = p.now() + Duration::from_millis(40);
+            while p.now() < deadline {
+                p.wait(Some(deadline));
+            }
+            let spun = thread_cpu() - cpu0;
+            assert!(wall.elapsed() >= std::time::Duration::from_millis(40));
+            assert!(spun >= std::time::Duration::from_millis(10), "busy poll used only {spun:?} of CPU");
+
+            // The spin never runs past the deadline.
+            p.set_busy_poll(Some(std::time::Duration::from_secs(30)));
+            let wall = std::time::Instant::now();
+            let soon = p.now() + Duration::from_millis(5);
+            p.wait(Some(soon));
+            assert!(wall.elapsed() < std::time::Duration::from_secs(5), "{:?}", wall.elapsed());
+
+            // A frame that arrives while spinning ends the wait at once.
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                peer.send(b"frame").unwrap();
+            });
+            let wall = std::time::Instant::now();
+            p.wait(None);
+            sender.join().unwrap();
+            assert!(wall.elapsed() < std::time::Duration::from_secs(5), "{:?}", wall.elapsed());
+
+            // Zero means off.
+            p.set_busy_poll(Some(std::time::Duration::ZERO));
+            assert_eq!(p.busy_poll, None);
+        });
+    }
+
     #[test]
     fn signals_are_recorded_not_fatal() {
         in_own_thread(|| {
@@ -367,7 +474,13 @@ mod tests {
             // SAFETY: as above.
             assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
             p.wait(None);
-            assert!(p.take_signals().interrupt);
+            // What `wait` read is there without another read of the signalfd.
+            assert!(p.take_seen_signals().interrupt);
+            assert!(p.take_seen_signals().is_empty(), "taking forgets");
+            // SAFETY: as above.
+            assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+            assert!(p.take_seen_signals().is_empty(), "not read by a wait yet");
+            assert!(p.take_signals().usr1);
         });
     }
 

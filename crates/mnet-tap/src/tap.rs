@@ -44,6 +44,26 @@ pub const RX_BUFFER_LEN: usize = 65_536 + 256;
 /// How many frames one [`Device::receive_batch`] call reads at most.
 pub const TAP_MAX_BATCH: usize = 64;
 
+/// How many frames to read in the next [`Device::receive_batch`] with
+/// [`TapDevice::set_reply_first`], from how the last one ended.
+///
+/// Finding the tap empty costs a `read()` that fails with EAGAIN. When
+/// frames come one at a time (request/response traffic: the last batch
+/// found at most one frame before the tap was empty), the next batch reads
+/// one frame and returns without that probe, so the engine and the tasks
+/// answer it before the device is asked again; the probe happens on the
+/// next round, after the reply was written. A batch that filled its budget
+/// says more are queued: the next one reads up to [`TAP_MAX_BATCH`].
+pub(crate) fn next_rx_budget(handed: usize, budget: usize, found_empty: bool) -> usize {
+    if found_empty && handed <= 1 {
+        1
+    } else if handed >= budget {
+        TAP_MAX_BATCH
+    } else {
+        budget
+    }
+}
+
 /// The `TUNSETIFF` flags: a TAP (Ethernet frames) without the 4-byte
 /// packet-information prefix; `IFF_VNET_HDR` is added for offloads.
 const TUN_FLAGS: libc::c_int = libc::IFF_TAP | libc::IFF_NO_PI;
@@ -102,6 +122,10 @@ pub struct TapDevice {
     /// Every frame has a virtio-net header and the kernel offloads.
     offload: bool,
     rx_buf: Box<[u8]>,
+    /// Frames the next `receive_batch` reads at most ([`next_rx_budget`]
+    /// with `reply_first`, else always [`TAP_MAX_BATCH`]).
+    rx_budget: usize,
+    reply_first: bool,
     counters: TapCounters,
     /// An error episode is logged once; the flag clears on the next success.
     rx_error_logged: bool,
@@ -215,6 +239,8 @@ impl TapDevice {
             mtu,
             offload,
             rx_buf: vec![0u8; RX_BUFFER_LEN].into_boxed_slice(),
+            rx_budget: TAP_MAX_BATCH,
+            reply_first: false,
             counters: TapCounters::default(),
             rx_error_logged: false,
             tx_error_logged: false,
@@ -225,6 +251,20 @@ impl TapDevice {
     pub fn with_mtu(mut self, mtu: usize) -> TapDevice {
         self.mtu = mtu;
         self
+    }
+
+    /// Reply first: when frames arrive one at a time, `receive_batch`
+    /// returns after one frame without looking for the next (a `read()`
+    /// that would find the tap empty), so the answer is written first and
+    /// the look happens on the next call ([`next_rx_budget`]). A batch then
+    /// ends before EAGAIN although the count is below
+    /// [`TAP_MAX_BATCH`]: only for a runtime that calls `receive_batch`
+    /// again before it sleeps whenever a batch handed frames (mnet's
+    /// executor does; [`crate::tokio_runner`] needs batches that end at
+    /// EAGAIN and leaves this off). Off by default.
+    pub fn set_reply_first(&mut self, on: bool) {
+        self.reply_first = on;
+        self.rx_budget = if on { 1 } else { TAP_MAX_BATCH };
     }
 
     /// The interface's name.
@@ -354,12 +394,17 @@ impl Device for TapDevice {
     }
 
     fn receive_batch(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8])) -> usize {
+        let budget = self.rx_budget.clamp(1, TAP_MAX_BATCH);
         let mut handed = 0;
-        while handed < TAP_MAX_BATCH {
+        let mut found_empty = false;
+        while handed < budget {
             match (&self.file).read(&mut self.rx_buf) {
                 // A tap read returns one whole frame; 0 would be an empty
                 // frame, which the kernel never produces: stop the batch.
-                Ok(0) => break,
+                Ok(0) => {
+                    found_empty = true;
+                    break;
+                }
                 Ok(len) => {
                     self.rx_error_logged = false;
                     let (meta, frame) = if !self.offload {
@@ -382,16 +427,23 @@ impl Device for TapDevice {
                     sink(&meta, frame);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    found_empty = true;
+                    break;
+                }
                 Err(e) => {
                     self.counters.rx_errors += 1;
                     if !self.rx_error_logged {
                         self.rx_error_logged = true;
                         log::warn!("tap {}: read failed: {e}", self.name);
                     }
+                    found_empty = true;
                     break;
                 }
             }
+        }
+        if self.reply_first {
+            self.rx_budget = next_rx_budget(handed, budget, found_empty);
         }
         handed
     }
@@ -448,6 +500,19 @@ mod tests {
     use mnet::Duration;
     use mnet::executor::Platform;
     use mnet_testnet::{Netns as TestNetns, enter, require_root};
+
+    #[test]
+    fn one_frame_at_a_time_is_read_without_a_probe() {
+        // Request/response: one frame, then the tap was empty.
+        assert_eq!(next_rx_budget(1, TAP_MAX_BATCH, true), 1);
+        assert_eq!(next_rx_budget(0, TAP_MAX_BATCH, true), 1);
+        assert_eq!(next_rx_budget(0, 1, true), 1);
+        // A batch of one that did not look further: more may wait.
+        assert_eq!(next_rx_budget(1, 1, false), TAP_MAX_BATCH);
+        // Bulk: several frames in a row keep the full batch.
+        assert_eq!(next_rx_budget(2, TAP_MAX_BATCH, true), TAP_MAX_BATCH);
+        assert_eq!(next_rx_budget(TAP_MAX_BATCH, TAP_MAX_BATCH, false), TAP_MAX_BATCH);
+    }
 
     #[test]
     fn a_missing_tap_is_not_created() {
@@ -607,6 +672,61 @@ mod tests {
             assert_eq!(dev.transmit(&FrameMeta::PLAIN, &frame), Ok(()));
             let c = dev.counters();
             assert_eq!((c.tx_frames, c.tx_errors), (1, 1), "{c:?}");
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+    }
+
+    /// With reply-first, three queued frames come out as one batch of one
+    /// (no look for a second), then the other two and the empty tap; off,
+    /// as one batch of three.
+    #[test]
+    fn reply_first_reads_one_frame_then_the_rest() {
+        if !require_root("a real tap", &["ip", "bash"]) {
+            return;
+        }
+        let ns = TestNetns::new("tapq");
+        let tap = ns.name().to_owned();
+        let (a, b) = ns.subnet();
+        ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
+        ns.ip(&["link", "set", &tap, "address", "02:00:00:00:00:01"]);
+        ns.ip(&["addr", "add", &format!("10.{a}.{b}.1/24"), "dev", &tap]);
+        ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{tap}.disable_ipv6=1")]);
+        ns.ip(&["link", "set", &tap, "up"]);
+        // No ARP: the kernel sends straight to our MAC.
+        ns.ip(&["neigh", "add", &format!("10.{a}.{b}.2"), "lladdr", "02:00:00:00:00:02", "dev", &tap]);
+        let ns_name = ns.name().to_owned();
+        std::thread::spawn(move || {
+            crate::test_netns::enter(&ns_name);
+            let send_three = || {
+                let script = format!("for i in 1 2 3; do echo x$i > /dev/udp/10.{a}.{b}.2/9; done");
+                let st = std::process::Command::new("bash").args(["-c", &script]).status();
+                assert!(st.is_ok_and(|s| s.success()));
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let mut dev = TapDevice::open(&tap).expect("open");
+            let drain = |dev: &mut TapDevice| dev.receive_batch(&mut |_, _| {});
+            // Whatever the link-up sent.
+            std::thread::sleep(Duration::from_millis(50));
+            while drain(&mut dev) > 0 {}
+
+            send_three();
+            assert_eq!(drain(&mut dev), 3, "off: one batch to EAGAIN");
+            assert_eq!(drain(&mut dev), 0);
+
+            dev.set_reply_first(true);
+            send_three();
+            assert_eq!(drain(&mut dev), 1, "the first frame alone, though two more wait");
+            assert_eq!(drain(&mut dev), 2, "then the rest");
+            assert_eq!(drain(&mut dev), 0);
+            // The tap was found empty after several frames: bulk, the full
+            // batch, then (found empty with none) one at a time again.
+            send_three();
+            assert_eq!(drain(&mut dev), 1);
+            assert_eq!(drain(&mut dev), 2);
+            send_three();
+            assert_eq!(drain(&mut dev), 3, "after a batch of several: the full batch");
+            assert_eq!(drain(&mut dev), 0);
         })
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p));

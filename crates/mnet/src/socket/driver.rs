@@ -25,6 +25,10 @@ impl<D: Device> Driver for Interface<D> {
         self.net.poll_device(now, &mut self.device)
     }
 
+    fn flush(&mut self, _now: Instant) -> bool {
+        self.net.flush_device(&mut self.device)
+    }
+
     fn poll_at(&self) -> Option<Instant> {
         self.net.poll_at()
     }

@@ -153,4 +153,20 @@ impl Net {
             received > 0 || sent > 0
         })
     }
+
+    /// Hand queued frames to `device` without reading from it (what tasks
+    /// queued since the last [`Net::poll_device`]). Returns whether any
+    /// frame moved.
+    pub fn flush_device<D: Device + ?Sized>(&self, device: &mut D) -> bool {
+        self.lock(|inner| {
+            if inner.stack.tx_pending() == 0 {
+                return false;
+            }
+            let sent = inner.stack.transmit(&mut |meta, frame| device.transmit(meta, frame).is_ok());
+            if sent > 0 {
+                device.flush();
+            }
+            sent > 0
+        })
+    }
 }

@@ -206,6 +206,50 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Write without a buffer of one's own: waits until the send buffer
+    /// has room, then lends `fill` up to `max` bytes of it; `fill` writes
+    /// the data in place and returns how many bytes it wrote (clamped to
+    /// the slice), which are sent like [`TcpStream::write`]'s. One copy
+    /// fewer than `write` for data that is produced rather than held
+    /// (a generator, a file read straight into the slice).
+    ///
+    /// `fill` runs once, with the engine locked: it must not use this
+    /// stream or its `Net`. `Ok(0)` when `max` is 0 or `fill` wrote nothing.
+    ///
+    /// ```
+    /// # async fn f(mut stream: mnet::socket::TcpStream) -> mnet::Result<()> {
+    /// let n = stream.write_with(4096, |space| {
+    ///     space.fill(b'x');
+    ///     space.len()
+    /// }).await?;
+    /// assert!(n <= 4096);
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_with(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> Result<usize> {
+        let mut fill = Some(fill);
+        poll_fn(|cx| {
+            let h = match self.h() {
+                Ok(h) => h,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            self.net.with(|s| {
+                let Some(f) = fill.take() else { return Poll::Ready(Ok(0)) };
+                let mut unused = Some(f);
+                let r = s.tcp_send_with(s.now(), h, max, |space| unused.take().map_or(0, |f| f(space)));
+                match r {
+                    Err(Error::WouldBlock) => {
+                        // Not called: keep it for the next poll.
+                        fill = unused;
+                        s.tcp_register_send(h, cx.waker());
+                        Poll::Pending
+                    }
+                    r => Poll::Ready(r),
+                }
+            })
+        })
+        .await
+    }
+
     /// Wait until everything written has been acknowledged by the peer.
     pub async fn flush(&mut self) -> Result<()> {
         poll_fn(|cx| self.poll_flush(cx)).await

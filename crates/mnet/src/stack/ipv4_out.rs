@@ -124,6 +124,20 @@ impl Stack {
     /// Originate a datagram: `fill(payload, src)` writes the
     /// `payload_len`-byte transport payload (and its checksum).
     pub(super) fn send_ipv4(&mut self, now: Instant, tx: Ipv4Tx, fill: impl FnOnce(&mut [u8], Ipv4Addr)) -> Result<()> {
+        self.send_ipv4_with_tail(now, tx, &[], fill)
+    }
+
+    /// [`Self::send_ipv4`] with the last `tail.len()` bytes of the
+    /// transport payload (a TCP segment's data) copied in when the buffer
+    /// is built, so they are neither zeroed first nor copied again; `fill`
+    /// writes the rest around them. An over-long tail is ignored.
+    pub(super) fn send_ipv4_with_tail(
+        &mut self,
+        now: Instant,
+        tx: Ipv4Tx,
+        tail: &[u8],
+        fill: impl FnOnce(&mut [u8], Ipv4Addr),
+    ) -> Result<()> {
         let Ipv4Tx {
             src,
             dst,
@@ -158,7 +172,9 @@ impl Stack {
             NextHop::Loopback => 0,
             NextHop::Link { .. } => ethernet::HEADER_LEN,
         };
-        let mut buf = self.pool.take(headroom + ip_len);
+        let tail = if tail.len() <= payload_len { tail } else { &[] };
+        let mut buf = self.pool.take(headroom + ip_len - tail.len());
+        buf.extend_from_slice(tail);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let repr = Ipv4Repr {
             src_addr: src,

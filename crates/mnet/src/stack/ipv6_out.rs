@@ -163,6 +163,18 @@ impl Stack {
     /// Originate a packet: `fill(payload, src)` writes the transport
     /// payload (and its checksum). `src` may be `::` only for NDP/MLD.
     pub(super) fn send_ipv6(&mut self, now: Instant, tx: Ipv6Tx, fill: impl FnOnce(&mut [u8], Ipv6Addr)) -> Result<()> {
+        self.send_ipv6_with_tail(now, tx, &[], fill)
+    }
+
+    /// [`Self::send_ipv6`] with the payload's last bytes placed when the
+    /// buffer is built (see [`Self::send_ipv4_with_tail`]).
+    pub(super) fn send_ipv6_with_tail(
+        &mut self,
+        now: Instant,
+        tx: Ipv6Tx,
+        tail: &[u8],
+        fill: impl FnOnce(&mut [u8], Ipv6Addr),
+    ) -> Result<()> {
         let Ipv6Tx {
             src,
             dst,
@@ -195,7 +207,9 @@ impl Stack {
             }
         }
         let headroom = if next == NextHop6::Loopback { 0 } else { ethernet::HEADER_LEN };
-        let mut buf = self.pool.take(headroom + ip_len);
+        let tail = if tail.len() <= payload_len { tail } else { &[] };
+        let mut buf = self.pool.take(headroom + ip_len - tail.len());
+        buf.extend_from_slice(tail);
         let repr = Ipv6Repr {
             src_addr: src,
             dst_addr: dst,
@@ -361,13 +375,10 @@ impl Stack {
         if partial {
             tx.meta = super::tcp::tcp_offload_meta(repr, seg_size, self.caps.max_gso_size, true);
         }
-        let sent = self.send_ipv6(now, tx, |buf, src| {
+        // The payload goes into the frame as it is built (one copy).
+        let sent = self.send_ipv6_with_tail(now, tx, repr.payload, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
-            if partial {
-                repr.emit_partial(&mut pkt, &IpAddr::V6(src), &IpAddr::V6(dst));
-            } else {
-                repr.emit(&mut pkt, &IpAddr::V6(src), &IpAddr::V6(dst));
-            }
+            repr.emit_around_payload(&mut pkt, &IpAddr::V6(src), &IpAddr::V6(dst), partial);
         });
         match sent {
             Ok(()) => self.stats.traffic.tcp_out += 1,

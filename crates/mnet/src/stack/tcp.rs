@@ -286,13 +286,10 @@ impl Stack {
         if partial {
             tx.meta = tcp_offload_meta(repr, seg_size, self.caps.max_gso_size, false);
         }
-        let sent = self.send_ipv4(now, tx, |buf, src| {
+        // The payload goes into the frame as it is built (one copy).
+        let sent = self.send_ipv4_with_tail(now, tx, repr.payload, |buf, src| {
             let mut pkt = TcpPacket::new_unchecked(buf);
-            if partial {
-                repr.emit_partial(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
-            } else {
-                repr.emit(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst));
-            }
+            repr.emit_around_payload(&mut pkt, &IpAddr::V4(src), &IpAddr::V4(dst), partial);
         });
         match sent {
             Ok(()) => self.stats.traffic.tcp_out += 1,
@@ -767,6 +764,18 @@ impl Stack {
             return Err(e);
         }
         Ok(!matches!(s.conn.state(), State::SynSent | State::SynReceived | State::Listen))
+    }
+
+    /// [`Stack::tcp_send`] with the bytes written in place by `fill` (see
+    /// `Connection::send_with`): no copy from a buffer of the caller's.
+    pub fn tcp_send_with(&mut self, now: Instant, h: Handle, max: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> Result<usize> {
+        self.now = now;
+        let n = self.tcp_sock(h)?.conn.send_with(max, fill)?;
+        if n > 0 {
+            self.tcp_service(now, h);
+            self.drain_loopback(now);
+        }
+        Ok(n)
     }
 
     /// Copy `data` into the send buffer (as much as fits).

@@ -137,6 +137,28 @@ impl RingBuffer {
         self.len = (self.len + n).min(self.capacity());
     }
 
+    /// Lets `fill` write up to `max` bytes straight into the room after
+    /// the committed bytes (the first contiguous part of it) and commits
+    /// the count `fill` returns (clamped to the room it was given).
+    /// `fill` is not called when there is no room or `max` is 0.
+    pub fn push_with(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> usize {
+        let cap = self.capacity();
+        if cap == 0 || self.len >= cap || max == 0 {
+            return 0;
+        }
+        let start = (self.head + self.len) % cap;
+        // Contiguous room: up to the end of the storage, or up to the head
+        // when the free part wraps.
+        let end = if start >= self.head { cap } else { self.head };
+        let room = (end - start).min(max);
+        let Some(space) = self.buf.get_mut(start..start + room) else {
+            return 0;
+        };
+        let n = fill(space).min(room);
+        self.commit(n);
+        n
+    }
+
     /// Appends as much of `data` as fits; returns the count.
     pub fn push(&mut self, data: &[u8]) -> usize {
         let n = self.write_at(self.len, data);
@@ -178,6 +200,43 @@ mod tests {
         assert_eq!(&out, b"789abcdef");
         let (a, b) = r.read_at(1, 5);
         assert_eq!([a, b].concat(), b"89abc");
+    }
+
+    #[test]
+    fn push_with_lends_the_contiguous_room_and_commits_what_was_written() {
+        let mut r = RingBuffer::new();
+        assert_eq!(r.push_with(5, |_| panic!("no memory: not called")), 0);
+        r.reserve(10, 10);
+        // Writes 4 of the 6 bytes it may.
+        let n = r.push_with(6, |space| {
+            assert_eq!(space.len(), 6);
+            space[..4].copy_from_slice(b"abcd");
+            4
+        });
+        assert_eq!((n, r.len()), (4, 4));
+        // A count larger than the slice is clamped to it.
+        assert_eq!(r.push_with(3, |_| 99), 3);
+        assert_eq!(r.len(), 7);
+        r.consume(6);
+        // Free: 3 bytes to the end of the storage, then 6 before the head.
+        let n = r.push_with(100, |space| {
+            assert_eq!(space.len(), 3, "only up to the end of the storage");
+            space.copy_from_slice(b"xyz");
+            3
+        });
+        assert_eq!(n, 3);
+        let n = r.push_with(100, |space| {
+            assert_eq!(space.len(), 6, "then from the start up to the head");
+            space.copy_from_slice(b"012345");
+            6
+        });
+        assert_eq!(n, 6);
+        assert_eq!(r.free(), 0);
+        assert_eq!(r.push_with(1, |_| panic!("full: not called")), 0);
+        let mut out = [0u8; 10];
+        assert_eq!(r.copy_out(0, &mut out), 10);
+        assert_eq!(&out[1..], b"xyz012345");
+        assert_eq!(r.push_with(0, |_| panic!("max 0: not called")), 0);
     }
 
     #[test]

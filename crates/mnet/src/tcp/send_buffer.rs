@@ -78,6 +78,19 @@ impl SendBuffer {
         self.ring.push(&data[..n])
     }
 
+    /// [`SendBuffer::write`] without the caller's own buffer: `fill` writes
+    /// up to `max` bytes (fewer when the limit or the ring's contiguous
+    /// room is smaller) in place and returns how many it wrote, which are
+    /// then queued. `fill` is not called when no byte fits.
+    pub fn write_with(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> usize {
+        let n = max.min(self.space());
+        if n == 0 {
+            return 0;
+        }
+        self.ring.reserve(self.ring.len() + n, self.limit.max(self.ring.len() + n));
+        self.ring.push_with(n, fill)
+    }
+
     /// Forgets the first `n` bytes (acknowledged).
     pub fn ack(&mut self, n: usize) {
         self.ring.consume(n);
@@ -118,6 +131,31 @@ mod tests {
         assert!(b.capacity() > 0);
         b.release();
         assert_eq!(b.capacity(), 0);
+    }
+
+    #[test]
+    fn write_with_fills_in_place_within_the_limit() {
+        let mut b = SendBuffer::new(10_000, 20_000);
+        let n = b.write_with(30_000, |space| {
+            assert_eq!(space.len(), 10_000, "the limit, not the request");
+            space.fill(3);
+            space.len()
+        });
+        assert_eq!((n, b.len()), (10_000, 10_000));
+        assert_eq!(b.write_with(1, |_| panic!("full: not called")), 0);
+        b.ack(4_000);
+        // Fewer than offered: only those are queued.
+        assert_eq!(
+            b.write_with(100, |space| {
+                space[..10].fill(9);
+                10
+            }),
+            10
+        );
+        assert_eq!(b.len(), 6_010);
+        let (x, y) = b.slice(6_000, 100);
+        assert_eq!([x, y].concat(), [9u8; 10]);
+        assert!(b.capacity() <= 16_384, "{}", b.capacity());
     }
 
     #[test]

@@ -35,6 +35,31 @@ impl Connection {
         Ok(n)
     }
 
+    /// SEND with the bytes written in place: `fill` gets up to `max` bytes
+    /// of the send buffer and returns how many it wrote
+    /// ([`super::send_buffer::SendBuffer::write_with`]). The same errors as
+    /// [`Connection::send`]; `fill` runs only when some room is free.
+    pub fn send_with(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> usize) -> Result<usize> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        // RFC 9293 §3.10.2, as in `send`.
+        if !self.state.sends_data() || self.fin_queued {
+            return Err(Error::NotConnected);
+        }
+        if max == 0 {
+            return Ok(0);
+        }
+        if self.send.space() == 0 {
+            return Err(Error::WouldBlock);
+        }
+        let n = self.send.write_with(max, fill);
+        if n > 0 {
+            self.release_at = None;
+        }
+        Ok(n)
+    }
+
     /// RECEIVE (RFC 9293 §3.10.3): copies in-order data out. `Ok(0)` is
     /// the end of the stream (FIN received and everything read);
     /// `WouldBlock` when nothing is there yet.

@@ -723,8 +723,30 @@ impl<'a> TcpRepr<'a> {
     /// Options are laid out on 32-bit boundaries with NOPs, in the order
     /// MSS, SACK-permitted/timestamp, window scale, SACK blocks.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>, src: &IpAddr, dst: &IpAddr) {
-        let len = self.emit_unchecksummed(packet);
+        let len = self.emit_unchecksummed(packet, true);
         packet.fill_checksum_of(len, src, dst);
+    }
+
+    /// [`TcpRepr::emit`] (or, `partial`, [`TcpRepr::emit_partial`]) into
+    /// a buffer that already holds the payload: `payload.len()` bytes
+    /// right after the header, placed there when the buffer was built
+    /// (one copy, and no zeroing of what it would overwrite). Writes the
+    /// header, options and checksum; the checksum covers the buffer's
+    /// payload bytes.
+    pub fn emit_around_payload<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
+        &self,
+        packet: &mut TcpPacket<&mut T>,
+        src: &IpAddr,
+        dst: &IpAddr,
+        partial: bool,
+    ) {
+        let len = self.emit_unchecksummed(packet, false);
+        if partial {
+            let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len as u32);
+            packet.set_checksum(checksum::fold(pseudo));
+        } else {
+            packet.fill_checksum_of(len, src, dst);
+        }
     }
 
     /// Like [`TcpRepr::emit`], but the checksum field gets only the
@@ -732,13 +754,14 @@ impl<'a> TcpRepr<'a> {
     /// (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, virtio spec §5.1.6.2): the payload
     /// is not read twice.
     pub fn emit_partial<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>, src: &IpAddr, dst: &IpAddr) {
-        let len = self.emit_unchecksummed(packet);
+        let len = self.emit_unchecksummed(packet, true);
         let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len as u32);
         packet.set_checksum(checksum::fold(pseudo));
     }
 
-    /// Everything but the checksum; returns the bytes written.
-    fn emit_unchecksummed<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>) -> usize {
+    /// Everything but the checksum (and the payload unless
+    /// `copy_payload`); returns the segment's length.
+    fn emit_unchecksummed<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut TcpPacket<&mut T>, copy_payload: bool) -> usize {
         let TcpRepr {
             src_port,
             dst_port,
@@ -807,7 +830,9 @@ impl<'a> TcpRepr<'a> {
             put(TcpOption::SackRange(ranges));
         }
 
-        packet.payload_mut()[..payload.len()].copy_from_slice(payload);
+        if copy_payload {
+            packet.payload_mut()[..payload.len()].copy_from_slice(payload);
+        }
         header_len + payload.len()
     }
 }
@@ -898,6 +923,18 @@ mod tests {
         let mut out = vec![0xa5u8; repr.buffer_len()];
         repr.emit(&mut TcpPacket::new_unchecked(&mut out[..]), &src, &dst);
         assert_eq!(&out[..], bytes);
+        // The payload placed first, garbage where the header goes: the
+        // same bytes, the checksum taken over the payload in place.
+        let mut around = vec![0x5au8; repr.header_len()];
+        around.extend_from_slice(repr.payload);
+        repr.emit_around_payload(&mut TcpPacket::new_unchecked(&mut around[..]), &src, &dst, false);
+        assert_eq!(&around[..], bytes);
+        let mut partial = vec![0u8; repr.buffer_len()];
+        repr.emit_partial(&mut TcpPacket::new_unchecked(&mut partial[..]), &src, &dst);
+        let mut around = vec![0x5au8; repr.header_len()];
+        around.extend_from_slice(repr.payload);
+        repr.emit_around_payload(&mut TcpPacket::new_unchecked(&mut around[..]), &src, &dst, true);
+        assert_eq!(around, partial);
     }
 
     fn syn() -> TcpRepr<'static> {

@@ -26,6 +26,7 @@ fn active_close_through_time_wait() {
     assert!(v[0].has(TcpFlags::FIN | TcpFlags::ACK));
     assert_eq!((v[0].seq(), v[0].payload.as_slice()), (CLIENT_ISS + 1, &b"bye"[..]));
     assert_eq!(c.send(b"more"), Err(Error::NotConnected));
+    assert_eq!(c.send_with(4, |_| panic!("closing: not called")), Err(Error::NotConnected));
     // "FIN-WAIT-1 STATE: ... if the FIN segment is now acknowledged, then
     // enter FIN-WAIT-2".
     assert_eq!(

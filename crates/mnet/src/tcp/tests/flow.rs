@@ -318,6 +318,27 @@ fn send_buffer_fills_then_would_block() {
 }
 
 #[test]
+fn send_with_writes_in_place_and_the_bytes_go_out() {
+    let cfg = TcpConfig {
+        send_buffer_max: 10_000,
+        ..plain()
+    };
+    let mut c = client_with(&cfg, |_| {});
+    assert_eq!(c.send_with(0, |_| panic!("max 0: not called")), Ok(0));
+    let n = c.send_with(4, |space| {
+        space.copy_from_slice(b"lend");
+        4
+    });
+    assert_eq!(n, Ok(4));
+    let v = out(&mut c, t(20));
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].seq(), v[0].payload.as_slice()), (CLIENT_ISS + 1, &b"lend"[..]));
+    // Full: WouldBlock, and the closure is not called.
+    assert_eq!(c.send_with(30_000, |s| s.len()), Ok(10_000 - 4));
+    assert_eq!(c.send_with(1, |_| panic!("full: not called")), Err(Error::WouldBlock));
+}
+
+#[test]
 fn idle_buffers_give_their_memory_back() {
     let mut c = client();
     c.send(&[0u8; 3000]).unwrap();
