@@ -685,19 +685,19 @@ mod tests {
         if !require_root("a real tap", &["ip", "bash"]) {
             return;
         }
-        let ns = TestNetns::new("tapq");
+        let ns = TestNetns::new("tpq");
         let tap = ns.name().to_owned();
         let (a, b) = ns.subnet();
         ns.ip(&["tuntap", "add", "dev", &tap, "mode", "tap"]);
         ns.ip(&["link", "set", &tap, "address", "02:00:00:00:00:01"]);
         ns.ip(&["addr", "add", &format!("10.{a}.{b}.1/24"), "dev", &tap]);
-        ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{tap}.disable_ipv6=1")]);
+        ns.sysctl(&format!("net.ipv6.conf.{tap}.disable_ipv6"), "1");
         ns.ip(&["link", "set", &tap, "up"]);
         // No ARP: the kernel sends straight to our MAC.
         ns.ip(&["neigh", "add", &format!("10.{a}.{b}.2"), "lladdr", "02:00:00:00:00:02", "dev", &tap]);
         let ns_name = ns.name().to_owned();
         std::thread::spawn(move || {
-            crate::test_netns::enter(&ns_name);
+            enter(&ns_name);
             let send_three = || {
                 let script = format!("for i in 1 2 3; do echo x$i > /dev/udp/10.{a}.{b}.2/9; done");
                 let st = std::process::Command::new("bash").args(["-c", &script]).status();
