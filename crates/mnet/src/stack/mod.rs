@@ -384,8 +384,14 @@ impl Stack {
     }
 
     /// Run every timer that is due at `now`.
+    ///
+    /// It also ends a receive batch: the frames given to
+    /// [`Stack::receive`] since the last call owe at most one ACK per
+    /// connection, sent now (or by [`Stack::transmit`], whichever runs
+    /// first).
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
+        self.tcp_end_receive_batch(now);
         self.poll_neighbors(now);
         self.poll_reassembly(now);
         self.poll_announcements(now);
@@ -408,7 +414,7 @@ impl Stack {
         at = earliest(at, self.timers.first_key_value().map(|(k, _)| k.0));
         at = earliest(at, self.tcp.poll_at());
         at = earliest(at, self.ipv6_poll_at());
-        if !self.loopback.is_empty() {
+        if !self.loopback.is_empty() || self.tcp.acks_pending() {
             at = earliest(at, Some(self.now));
         }
         at
@@ -418,6 +424,11 @@ impl Stack {
     /// the device is full (back-pressure: the frame stays queued).
     /// Returns how many frames the device took.
     pub fn transmit(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8]) -> bool) -> usize {
+        if self.tcp.acks_pending() {
+            let now = self.now;
+            self.tcp_end_receive_batch(now);
+            self.drain_loopback(now);
+        }
         let mut sent = 0;
         while let Some(f) = self.tx.pop_front() {
             if !sink(&f.meta, &f.buf) {
