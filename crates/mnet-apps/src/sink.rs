@@ -18,16 +18,11 @@
 //! # Ok(()) }
 //! ```
 
-use alloc::vec;
-
 use mnet::socket::TcpStream;
 use mnet::{Net, Result};
 use sha2::{Digest, Sha256};
 
 use crate::tcp_server::{ServeSummary, ServerConfig, ServerEvent, Transfer, fail, finish, serve};
-
-/// Bytes asked for per `read` call.
-pub const SINK_CHUNK: usize = 64 * 1024;
 
 /// What a sink does with the bytes it reads besides counting them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,17 +38,18 @@ pub enum SinkMode {
 pub async fn sink_connection(mut stream: TcpStream, mode: SinkMode) -> Transfer {
     let mut t = Transfer::default();
     let mut hash = (mode == SinkMode::Sha256).then(Sha256::new);
-    let mut buf = vec![0u8; SINK_CHUNK];
     loop {
-        match t.ok(stream.read(&mut buf).await) {
-            Some(0) => break,
-            Some(n) => {
-                let n = n.min(buf.len());
-                if let Some(h) = hash.as_mut() {
-                    h.update(&buf[..n]);
-                }
-                t.bytes_in += n as u64;
+        // The bytes are looked at where they lie in the receive buffer:
+        // no copy after the one from the frame.
+        let read = stream.read_with(|data| {
+            if let Some(h) = hash.as_mut() {
+                h.update(data);
             }
+            data.len()
+        });
+        match t.ok(read.await) {
+            Some(0) => break,
+            Some(n) => t.bytes_in += n as u64,
             None => {
                 return fail(stream, t);
             }

@@ -822,12 +822,35 @@ impl Stack {
 
     /// Read received data (`Ok(0)`: end of stream).
     pub fn tcp_recv(&mut self, now: Instant, h: Handle, buf: &mut [u8]) -> Result<usize> {
+        self.tcp_recv_by(now, h, |c| c.recv(buf))
+    }
+
+    /// Lend received data to `f` in place; it returns how many bytes it
+    /// consumed (`Ok(0)`: end of stream). See [`Connection::recv_with`].
+    pub fn tcp_recv_with(&mut self, now: Instant, h: Handle, f: &mut dyn FnMut(&[u8]) -> usize) -> Result<usize> {
+        self.tcp_recv_by(now, h, |c| c.recv_with(f))
+    }
+
+    fn tcp_recv_by(&mut self, now: Instant, h: Handle, read: impl FnOnce(&mut Connection) -> Result<usize>) -> Result<usize> {
         self.now = now;
-        let n = self.tcp_sock(h)?.conn.recv(buf)?;
+        let n = read(&mut self.tcp_sock(h)?.conn)?;
         // Reading may open the window: let the connection say so.
         self.tcp_service(now, h);
         self.drain_loopback(now);
         Ok(n)
+    }
+
+    /// Bytes a `tcp_send` would take now (`Ok(0)`: the send buffer is
+    /// full); the connection's error, or `NotConnected` after a shutdown.
+    pub fn tcp_send_space(&mut self, h: Handle) -> Result<usize> {
+        let conn = &self.tcp_sock(h)?.conn;
+        if let Some(e) = conn.error() {
+            return Err(e);
+        }
+        if !conn.state().sends_data() {
+            return Err(Error::NotConnected);
+        }
+        Ok(conn.send_space())
     }
 
     /// Bytes written but not yet acknowledged (0: `flush` is done).

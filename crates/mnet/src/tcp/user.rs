@@ -39,9 +39,32 @@ impl Connection {
     /// the end of the stream (FIN received and everything read);
     /// `WouldBlock` when nothing is there yet.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.recv.readable() > 0 && !buf.is_empty() {
+        let empty = buf.is_empty();
+        self.recv_by(empty, &mut |r| r.read(buf))
+    }
+
+    /// RECEIVE without a copy: lends the in-order data to `f` in place
+    /// (see [`super::recv_buffer::RecvBuffer::read_with`]); `f` returns how
+    /// many bytes it consumed. Like [`Connection::recv`] otherwise (`f`
+    /// is only called with data; `Ok(0)` is the end of the stream when `f`
+    /// consumes something of every call).
+    pub fn recv_with(&mut self, f: &mut dyn FnMut(&[u8]) -> usize) -> Result<usize> {
+        self.recv_by(false, &mut |r| r.read_with(f))
+    }
+
+    /// Bytes the user may write now (0 after a shutdown or close, or once
+    /// the connection failed).
+    pub fn send_space(&self) -> usize {
+        if self.error.is_some() || !self.state.sends_data() || self.fin_queued {
+            return 0;
+        }
+        self.send.space()
+    }
+
+    fn recv_by(&mut self, buf_empty: bool, take: &mut dyn FnMut(&mut super::recv_buffer::RecvBuffer) -> usize) -> Result<usize> {
+        if self.recv.readable() > 0 && !buf_empty {
             let before = self.advertisable_window();
-            let n = self.recv.read(buf);
+            let n = take(&mut self.recv);
             let rtt = self.rcv_rtt.or(self.rtt.srtt()).unwrap_or(Duration::from_millis(100));
             self.recv.autotune(self.clock, rtt, self.rcv_mss);
             self.maybe_window_update(before);
@@ -55,7 +78,7 @@ impl Connection {
         }
         match self.state {
             State::Closed => Ok(0),
-            _ if buf.is_empty() => Ok(0),
+            _ if buf_empty => Ok(0),
             _ => Err(Error::WouldBlock),
         }
     }
