@@ -158,7 +158,7 @@ impl Stack {
             NextHop::Loopback => 0,
             NextHop::Link { .. } => ethernet::HEADER_LEN,
         };
-        let mut buf = self.pool.take(headroom + ip_len);
+        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let repr = Ipv4Repr {
             src_addr: src,

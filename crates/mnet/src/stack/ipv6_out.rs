@@ -195,7 +195,7 @@ impl Stack {
             }
         }
         let headroom = if next == NextHop6::Loopback { 0 } else { ethernet::HEADER_LEN };
-        let mut buf = self.pool.take(headroom + ip_len);
+        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len);
         let repr = Ipv6Repr {
             src_addr: src,
             dst_addr: dst,

@@ -458,6 +458,21 @@ impl Stack {
 
     // ---- internals shared by the protocol files --------------------------
 
+    /// A buffer for an outgoing IP packet of `len` bytes (with headroom).
+    /// TCP writes every byte of its header (`TcpRepr::emit`: every field,
+    /// options laid out to their exact length) and of its payload, and the
+    /// IP and Ethernet emitters every byte of theirs, so a TCP packet's
+    /// buffer is not zeroed first (`stack/tcp_tx_buffer_tests.rs` builds
+    /// segments in poisoned buffers); other protocols may leave reserved
+    /// fields to the zeroes.
+    fn take_tx_buffer(&mut self, protocol: crate::wire::IpProtocol, len: usize) -> Vec<u8> {
+        if protocol == crate::wire::IpProtocol::Tcp {
+            self.pool.take_for_overwrite(len)
+        } else {
+            self.pool.take(len)
+        }
+    }
+
     /// Queue a complete frame for the device (counted drop when full).
     fn push_frame(&mut self, buf: Vec<u8>) {
         self.push_frame_meta(buf, FrameMeta::PLAIN);

@@ -1028,3 +1028,7 @@ mod review_tests;
 #[cfg(test)]
 #[path = "tcp_ack_batch_tests.rs"]
 mod ack_batch_tests;
+
+#[cfg(test)]
+#[path = "tcp_tx_buffer_tests.rs"]
+mod tx_buffer_tests;
