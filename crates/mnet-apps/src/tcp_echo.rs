@@ -17,16 +17,18 @@
 //! ```
 
 use alloc::boxed::Box;
+use core::future::poll_fn;
+use core::task::{Context, Poll};
 
 use mnet::socket::TcpStream;
 use mnet::{Error, Net, Result};
 
 use crate::tcp_server::{ServeSummary, ServerConfig, ServerEvent, Transfer, fail, finish, serve};
 
-/// Bytes moved per copy of one echo step: a buffer on the stack of the
-/// step (it never lives across an `await`, so an idle connection's task
-/// holds no buffer at all; the engine's receive and send buffers are the
-/// only per-connection memory).
+/// Bytes moved per copy of one echo step: a buffer on the stack of one
+/// poll of the step (it never lives across an `await`, so an idle
+/// connection's task holds no buffer at all; the engine's receive and
+/// send buffers are the only per-connection memory).
 pub const ECHO_CHUNK: usize = 16 * 1024;
 
 /// Echo everything `stream` delivers back to it until end of stream, then
@@ -39,17 +41,7 @@ pub async fn echo_connection(mut stream: TcpStream) -> Transfer {
         return fail(stream, t);
     }
     loop {
-        // Wait for data, then for room to echo it (back-pressure: a peer
-        // that does not read its echo stops us reading).
-        if t.ok(stream.readable().await).is_none() {
-            return fail(stream, t);
-        }
-        let Some(room) = t.ok(stream.writable().await) else {
-            return fail(stream, t);
-        };
-        // Nothing ran since the two waits: the data is still there and
-        // `room` bytes fit in the send buffer.
-        let step = echo_step(&mut stream, room, &mut t);
+        let step = poll_fn(|cx| echo_step(cx, &mut stream, &mut t)).await;
         match t.ok(step) {
             Some(true) => {}
             Some(false) => break,
@@ -61,27 +53,34 @@ pub async fn echo_connection(mut stream: TcpStream) -> Transfer {
     Box::pin(finish(stream, t)).await
 }
 
-/// Moves up to `room` bytes from the receive to the send buffer, without
-/// waiting; `Ok(false)` at the end of the stream.
-fn echo_step(stream: &mut TcpStream, mut room: usize, t: &mut Transfer) -> Result<bool> {
+/// One step: once the send buffer has room (back-pressure: a peer that
+/// does not read its echo stops us reading) and data is there, moves what
+/// fits from the receive to the send buffer; `Ok(false)` at the end of
+/// the stream.
+fn echo_step(cx: &mut Context<'_>, stream: &mut TcpStream, t: &mut Transfer) -> Poll<Result<bool>> {
+    let room = match stream.poll_writable(cx) {
+        Poll::Ready(Ok(room)) => room,
+        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+        Poll::Pending => return Poll::Pending,
+    };
     let mut chunk = [0u8; ECHO_CHUNK];
-    while room > 0 {
-        let want = room.min(chunk.len());
-        let n = match stream.try_read(&mut chunk[..want]) {
-            Ok(0) => return Ok(false),
-            Ok(n) => n,
-            Err(Error::WouldBlock) => break,
-            Err(e) => return Err(e),
-        };
-        t.bytes_in += n as u64;
-        // `n <= room`: the send buffer takes all of it.
-        if stream.try_write(&chunk[..n])? != n {
-            return Err(Error::WouldBlock);
+    let want = room.min(chunk.len());
+    let n = match stream.poll_read(cx, &mut chunk[..want]) {
+        Poll::Ready(Ok(0)) => return Poll::Ready(Ok(false)),
+        Poll::Ready(Ok(n)) => n,
+        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+        Poll::Pending => return Poll::Pending,
+    };
+    t.bytes_in += n as u64;
+    // Nothing ran since `poll_writable`: `n <= room` bytes all fit.
+    match stream.try_write(&chunk[..n]) {
+        Ok(m) if m == n => {
+            t.bytes_out += n as u64;
+            Poll::Ready(Ok(true))
         }
-        t.bytes_out += n as u64;
-        room -= n;
+        Ok(_) => Poll::Ready(Err(Error::WouldBlock)),
+        Err(e) => Poll::Ready(Err(e)),
     }
-    Ok(true)
 }
 
 /// `echo-server`: [`echo_connection`] for every connection accepted on

@@ -242,22 +242,6 @@ impl TcpStream {
         poll_fn(|cx| self.poll_read_with(cx, &mut f)).await
     }
 
-    /// Waits until data (or the end of the stream, or an error) is there
-    /// to read, without reading it.
-    pub async fn readable(&mut self) -> Result<()> {
-        poll_fn(|cx| self.poll_read_with(cx, &mut |_| 0).map_ok(|_| ())).await
-    }
-
-    /// Read what is there now, without waiting (`WouldBlock`: nothing yet;
-    /// `Ok(0)`: end of stream).
-    pub fn try_read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.read_shut {
-            return Ok(0);
-        }
-        let h = self.h()?;
-        self.net.with(|s| s.tcp_recv(s.now(), h, buf))
-    }
-
     /// Waits until the send buffer has room; returns how many bytes a
     /// [`TcpStream::try_write`] takes now.
     pub async fn writable(&mut self) -> Result<usize> {
