@@ -90,8 +90,6 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keepalive on the control connection while a test runs: a client that
 /// vanished without a FIN ends the test instead of holding it forever.
 pub const CONTROL_KEEPALIVE: Duration = Duration::from_secs(10);
-/// Bytes asked for per `read` of a receiving stream.
-pub const RECV_CHUNK: usize = 128 * 1024;
 /// Accept-queue length of the listener.
 pub const BACKLOG: usize = MAX_STREAMS + 8;
 /// Accepted connections that may wait for their cookie at once; more are
@@ -550,10 +548,10 @@ async fn send_blocks(shared: &RefCell<Streams>, index: usize, stream: &mut TcpSt
 }
 
 /// A receiving stream: read and count until the test stops.
-async fn receive(shared: &RefCell<Streams>, index: usize, stream: &mut TcpStream, chunk: usize) -> Option<mnet::Error> {
-    let mut buf = vec![0u8; chunk.clamp(1, RECV_CHUNK)];
+async fn receive(shared: &RefCell<Streams>, index: usize, stream: &mut TcpStream) -> Option<mnet::Error> {
     loop {
-        match unless_stopped(shared, index, stream.read(&mut buf)).await {
+        // Counted where they lie in the receive buffer (no copy).
+        match unless_stopped(shared, index, stream.read_with(|data| data.len())).await {
             None | Some(Ok(0)) => return None,
             Some(Ok(n)) => {
                 if let Some(b) = shared.borrow_mut().bytes.get_mut(index) {
@@ -570,7 +568,7 @@ async fn stream_task(shared: Rc<RefCell<Streams>>, index: usize, mut stream: Tcp
     let error = if reverse {
         send_blocks(&shared, index, &mut stream, &block).await
     } else {
-        receive(&shared, index, &mut stream, block.len()).await
+        receive(&shared, index, &mut stream).await
     };
     let mut s = shared.borrow_mut();
     if let Some(slot) = s.ended.get_mut(index) {

@@ -238,6 +238,7 @@ mod tests {
 
     use super::*;
     use crate::echo_client::{EchoClientConfig, echo_client};
+    use crate::sink::SinkMode;
     use crate::source::RandomStream;
 
     const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -330,7 +331,7 @@ mod tests {
             let (e1, e2) = (sink_ev.clone(), source_ev.clone());
             let (b1, b2, s1, s2) = (b.clone(), b.clone(), spawner.clone(), spawner.clone());
             spawner.spawn(async move {
-                crate::sink::sink(&b1, &s1, ServerConfig::new(9).limit(Some(1)), move |e| {
+                crate::sink::sink(&b1, &s1, ServerConfig::new(9).limit(Some(1)), SinkMode::Sha256, move |e| {
                     e1.borrow_mut().push(e.clone())
                 })
                 .await
@@ -386,6 +387,41 @@ mod tests {
         let sourced = finished(&source_events).expect("the source finished its connection");
         assert_eq!((sourced.bytes_in, sourced.bytes_out, sourced.error), (0, 300_000, None));
         assert_eq!(sourced.sha256_out, Some(read_digest));
+    }
+
+    #[test]
+    fn a_discarding_sink_counts_without_hashing() {
+        let events = run(2, |a, b, spawner| async move {
+            let ev = Rc::new(RefCell::new(Vec::new()));
+            let e1 = ev.clone();
+            spawner.clone().spawn(async move {
+                crate::sink::sink(&b, &spawner, ServerConfig::new(9).limit(Some(1)), SinkMode::Discard, move |e| {
+                    e1.borrow_mut().push(e.clone())
+                })
+                .await
+                .unwrap();
+            });
+            let mut s = a.tcp_connect(SocketAddr::new(IpAddr::V4(IP_B), 9)).await.unwrap();
+            s.write_all(&vec![7u8; 123_457]).await.unwrap();
+            s.shutdown(Shutdown::Write).await.unwrap();
+            s.flush().await.unwrap();
+            assert_eq!(s.read(&mut [0u8; 16]).await.unwrap(), 0, "the sink sends nothing");
+            s.close().await.unwrap();
+            a.sleep(Duration::from_secs(2)).await;
+            ev
+        });
+        let sunk = events
+            .borrow()
+            .iter()
+            .find_map(|e| match e {
+                ServerEvent::Finished { transfer, .. } => Some(**transfer),
+                _ => None,
+            })
+            .expect("the sink finished its connection");
+        assert_eq!(
+            (sunk.bytes_in, sunk.bytes_out, sunk.error, sunk.sha256_in),
+            (123_457, 0, None, None)
+        );
     }
 
     #[test]

@@ -84,8 +84,8 @@ pub enum Command {
     /// verify it by SHA-256 and print the throughput (exit 0 only on a match).
     EchoClient(EchoClientArgs),
     /// Accept TCP connections, read each to its end and discard the bytes;
-    /// print bytes, rate and SHA-256 per connection.
-    Sink(ServerArgs),
+    /// print bytes, rate and SHA-256 per connection (`--discard`: no hash).
+    Sink(SinkArgs),
     /// Accept TCP connections, write BYTES random bytes to each, close;
     /// print bytes, rate and SHA-256 per connection.
     Source(SourceArgs),
@@ -173,6 +173,15 @@ pub struct EchoClientArgs {
     /// Bytes to send (suffixes K, M, G: binary multiples).
     #[arg(long, value_name = "N", default_value = "1048576", value_parser = parse_bytes)]
     pub bytes: u64,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct SinkArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Only count the bytes, do not hash them (a benchmark's receiver).
+    #[arg(long)]
+    pub discard: bool,
 }
 
 #[derive(Args, Debug, Clone, Copy)]

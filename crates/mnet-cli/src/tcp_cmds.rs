@@ -8,6 +8,7 @@
 //! source: connection 1 to 10.0.0.1:40002: sent 1048576 bytes in 0.010 s (838.9 Mbit/s) sha256 <hex>
 //! echo-server: connection 1 from 10.0.0.1:40004: echoed 1048576 bytes in 0.020 s
 //! sink: done: 1 connections, 0 failed
+//! (`sink --discard`: the connection line ends at the rate, no sha256)
 //! echo-client: connected to 10.0.0.1:7 from 10.0.0.2:49152 in 0.412 ms
 //! echo-client: sent 1048576 bytes, received 1048576 bytes in 0.020 s (419.4 Mbit/s each way)
 //! echo-client: sha256 sent <hex> received <hex>
@@ -27,10 +28,11 @@ use std::fmt::Write as _;
 use mnet::tcp::TcpInfo;
 use mnet::{Duration, Net};
 use mnet_apps::echo_client::{EchoClientConfig, EchoClientError, EchoReport, echo_client};
+use mnet_apps::sink::SinkMode;
 use mnet_apps::source::RandomStream;
 use mnet_apps::tcp_server::{ServeSummary, ServerConfig, ServerEvent, Transfer};
 
-use crate::args::{Cli, EchoClientArgs, ServerArgs, SourceArgs};
+use crate::args::{Cli, EchoClientArgs, ServerArgs, SinkArgs, SourceArgs};
 use crate::host::{random_seed, run_on_tap, run_on_tap_with_spawner};
 
 /// After a command's work is done, how long it waits at most for its
@@ -71,7 +73,7 @@ async fn linger(net: &Net) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Server {
     Echo,
-    Sink,
+    Sink(SinkMode),
     Source,
 }
 
@@ -79,7 +81,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::Echo => "echo-server",
-            Server::Sink => "sink",
+            Server::Sink(_) => "sink",
             Server::Source => "source",
         }
     }
@@ -96,22 +98,22 @@ fn finished_line(kind: Server, id: u64, peer: std::net::SocketAddr, elapsed: Dur
             secs(elapsed)
         );
     }
-    let digest = |d: Option<[u8; 32]>| d.map(|d| hex(&d)).unwrap_or_default();
+    let digest = |d: Option<[u8; 32]>| d.map(|d| format!(" sha256 {}", hex(&d))).unwrap_or_default();
     match kind {
         Server::Echo => format!(
             "{name}: connection {id} from {peer}: echoed {} bytes in {} s",
             t.bytes_out,
             secs(elapsed)
         ),
-        Server::Sink => format!(
-            "{name}: connection {id} from {peer}: received {} bytes in {} s ({:.1} Mbit/s) sha256 {}",
+        Server::Sink(_) => format!(
+            "{name}: connection {id} from {peer}: received {} bytes in {} s ({:.1} Mbit/s){}",
             t.bytes_in,
             secs(elapsed),
             mbit_per_s(t.bytes_in, elapsed),
             digest(t.sha256_in)
         ),
         Server::Source => format!(
-            "{name}: connection {id} to {peer}: sent {} bytes in {} s ({:.1} Mbit/s) sha256 {}",
+            "{name}: connection {id} to {peer}: sent {} bytes in {} s ({:.1} Mbit/s){}",
             t.bytes_out,
             secs(elapsed),
             mbit_per_s(t.bytes_out, elapsed),
@@ -190,7 +192,7 @@ fn run_server(cli: &Cli, kind: Server, args: &ServerArgs, bytes: u64, digest: bo
             let events = server_events(kind);
             let r: mnet::Result<ServeSummary> = match kind {
                 Server::Echo => mnet_apps::tcp_echo::echo_server(&net, &spawner, cfg, events).await,
-                Server::Sink => mnet_apps::sink::sink(&net, &spawner, cfg, events).await,
+                Server::Sink(mode) => mnet_apps::sink::sink(&net, &spawner, cfg, mode, events).await,
                 Server::Source => mnet_apps::source::source(&net, &spawner, cfg, bytes, RandomStream::new(seed), digest, events).await,
             };
             linger(&net).await;
@@ -214,9 +216,10 @@ pub fn echo_server(cli: &Cli, args: &ServerArgs) -> u8 {
     run_server(cli, Server::Echo, args, 0, false)
 }
 
-/// `mnet sink --port P [--limit N]`.
-pub fn sink(cli: &Cli, args: &ServerArgs) -> u8 {
-    run_server(cli, Server::Sink, args, 0, false)
+/// `mnet sink --port P [--limit N] [--discard]`.
+pub fn sink(cli: &Cli, args: &SinkArgs) -> u8 {
+    let mode = if args.discard { SinkMode::Discard } else { SinkMode::Sha256 };
+    run_server(cli, Server::Sink(mode), &args.server, 0, false)
 }
 
 /// `mnet source --port P --bytes BYTES [--limit N]`.
@@ -307,13 +310,22 @@ mod tests {
             ..Transfer::default()
         };
         let peer = "10.0.0.1:4000".parse().unwrap();
-        let line = finished_line(Server::Sink, 3, peer, Duration::from_millis(1500), &t);
+        let line = finished_line(Server::Sink(SinkMode::Sha256), 3, peer, Duration::from_millis(1500), &t);
         assert_eq!(
             line,
             format!(
                 "sink: connection 3 from 10.0.0.1:4000: received 10 bytes in 1.500 s (0.0 Mbit/s) sha256 {}",
                 "01".repeat(32)
             )
+        );
+        let discarded = Transfer {
+            bytes_in: 10,
+            ..Transfer::default()
+        };
+        let line = finished_line(Server::Sink(SinkMode::Discard), 3, peer, Duration::from_millis(1500), &discarded);
+        assert_eq!(
+            line,
+            "sink: connection 3 from 10.0.0.1:4000: received 10 bytes in 1.500 s (0.0 Mbit/s)"
         );
         let failed = Transfer {
             error: Some(mnet::Error::ConnectionReset),

@@ -153,6 +153,39 @@ impl TcpStream {
         })
     }
 
+    /// Poll-style [`TcpStream::read_with`].
+    pub fn poll_read_with(&mut self, cx: &mut Context<'_>, f: &mut dyn FnMut(&[u8]) -> usize) -> Poll<Result<usize>> {
+        if self.read_shut {
+            return Poll::Ready(Ok(0));
+        }
+        let h = match self.h() {
+            Ok(h) => h,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        self.net.with(|s| match s.tcp_recv_with(s.now(), h, f) {
+            Err(Error::WouldBlock) => {
+                s.tcp_register_recv(h, cx.waker());
+                Poll::Pending
+            }
+            r => Poll::Ready(r),
+        })
+    }
+
+    /// Poll-style [`TcpStream::writable`].
+    pub fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize>> {
+        let h = match self.h() {
+            Ok(h) => h,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        self.net.with(|s| match s.tcp_send_space(h) {
+            Ok(0) => {
+                s.tcp_register_send(h, cx.waker());
+                Poll::Pending
+            }
+            r => Poll::Ready(r),
+        })
+    }
+
     /// Poll-style write, for adapters.
     pub fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
         let h = match self.h() {
@@ -190,6 +223,35 @@ impl TcpStream {
     /// Read into `buf`; `Ok(0)` at the end of the stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Read without a copy: waits for data, then lends it to `f` where it
+    /// lies in the receive buffer (one or two slices, in order: the second
+    /// only if `f` took all of the first); `f` returns how many bytes it
+    /// consumed, and the rest stays for the next read. Returns the total;
+    /// `Ok(0)` at the end of the stream (`f` is never called with an
+    /// empty slice; if it consumes nothing the result is `Ok(0)` too).
+    ///
+    /// ```no_run
+    /// # async fn f(mut stream: mnet::socket::TcpStream) -> mnet::Result<()> {
+    /// let mut total = 0u64;
+    /// while stream.read_with(|data| { total += data.len() as u64; data.len() }).await? > 0 {}
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_with(&mut self, mut f: impl FnMut(&[u8]) -> usize) -> Result<usize> {
+        poll_fn(|cx| self.poll_read_with(cx, &mut f)).await
+    }
+
+    /// Waits until the send buffer has room; returns how many bytes a
+    /// [`TcpStream::try_write`] takes now.
+    pub async fn writable(&mut self) -> Result<usize> {
+        poll_fn(|cx| self.poll_writable(cx)).await
+    }
+
+    /// Write what fits now, without waiting (`WouldBlock`: none fits).
+    pub fn try_write(&mut self, buf: &[u8]) -> Result<usize> {
+        let h = self.h()?;
+        self.net.with(|s| s.tcp_send(s.now(), h, buf))
     }
 
     /// Write some of `buf`; waits while the send buffer is full.

@@ -173,7 +173,7 @@ impl Stack {
             NextHop::Link { .. } => ethernet::HEADER_LEN,
         };
         let tail = if tail.len() <= payload_len { tail } else { &[] };
-        let mut buf = self.pool.take(headroom + ip_len - tail.len());
+        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len - tail.len());
         buf.extend_from_slice(tail);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let repr = Ipv4Repr {

@@ -390,8 +390,14 @@ impl Stack {
     }
 
     /// Run every timer that is due at `now`.
+    ///
+    /// It also ends a receive batch: the frames given to
+    /// [`Stack::receive`] since the last call owe at most one ACK per
+    /// connection, sent now (or by [`Stack::transmit`], whichever runs
+    /// first).
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
+        self.tcp_end_receive_batch(now);
         self.poll_neighbors(now);
         self.poll_reassembly(now);
         self.poll_announcements(now);
@@ -414,7 +420,7 @@ impl Stack {
         at = earliest(at, self.timers.first_key_value().map(|(k, _)| k.0));
         at = earliest(at, self.tcp.poll_at());
         at = earliest(at, self.ipv6_poll_at());
-        if !self.loopback.is_empty() {
+        if !self.loopback.is_empty() || self.tcp.acks_pending() {
             at = earliest(at, Some(self.now));
         }
         at
@@ -424,6 +430,11 @@ impl Stack {
     /// the device is full (back-pressure: the frame stays queued).
     /// Returns how many frames the device took.
     pub fn transmit(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8]) -> bool) -> usize {
+        if self.tcp.acks_pending() {
+            let now = self.now;
+            self.tcp_end_receive_batch(now);
+            self.drain_loopback(now);
+        }
         let mut sent = 0;
         while let Some(f) = self.tx.pop_front() {
             if !sink(&f.meta, &f.buf) {
@@ -452,6 +463,21 @@ impl Stack {
     }
 
     // ---- internals shared by the protocol files --------------------------
+
+    /// A buffer for an outgoing IP packet of `len` bytes (with headroom).
+    /// TCP writes every byte of its header (`TcpRepr::emit`: every field,
+    /// options laid out to their exact length) and of its payload, and the
+    /// IP and Ethernet emitters every byte of theirs, so a TCP packet's
+    /// buffer is not zeroed first (`stack/tcp_tx_buffer_tests.rs` builds
+    /// segments in poisoned buffers); other protocols may leave reserved
+    /// fields to the zeroes.
+    fn take_tx_buffer(&mut self, protocol: crate::wire::IpProtocol, len: usize) -> Vec<u8> {
+        if protocol == crate::wire::IpProtocol::Tcp {
+            self.pool.take_for_overwrite(len)
+        } else {
+            self.pool.take(len)
+        }
+    }
 
     /// Queue a complete frame for the device (counted drop when full).
     fn push_frame(&mut self, buf: Vec<u8>) {

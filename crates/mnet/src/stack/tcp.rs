@@ -62,6 +62,8 @@ struct TcpSock {
     blocked: bool,
     /// Counted in its listener's SYN queue.
     in_syn_queue: bool,
+    /// In `TcpTable::ack_batch`: an ACK waits for the end of the batch.
+    ack_queued: bool,
 }
 
 struct Listener {
@@ -91,6 +93,10 @@ pub(crate) struct TcpTable {
     timers: BTreeSet<(Instant, Handle)>,
     /// Connections waiting for room in the transmit queue.
     blocked: VecDeque<Handle>,
+    /// Connections whose ACK waits for the end of the receive batch
+    /// ([`Connection::set_ack_per_batch`]); the `ack_queued` flag bounds
+    /// it by the connection count.
+    ack_batch: alloc::vec::Vec<Handle>,
     isn_secret: [u8; 16],
     cookie_secret: [u8; 16],
     challenge_acks: TokenBucket,
@@ -119,6 +125,7 @@ impl TcpTable {
             time_wait_expiry: BTreeSet::new(),
             timers: BTreeSet::new(),
             blocked: VecDeque::new(),
+            ack_batch: alloc::vec::Vec::new(),
             isn_secret,
             cookie_secret,
             challenge_acks: TokenBucket::new(CHALLENGE_ACK_RATE, CHALLENGE_ACK_BURST),
@@ -127,6 +134,11 @@ impl TcpTable {
             syn_backlog,
             dual_stack: true,
         }
+    }
+
+    /// ACKs wait for the end of the receive batch ([`Stack::poll`]).
+    pub fn acks_pending(&self) -> bool {
+        !self.ack_batch.is_empty()
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
@@ -407,6 +419,25 @@ impl Stack {
         }
     }
 
+    /// The receive batch is over: send the ACKs that waited for its end,
+    /// one per connection (see [`Connection::set_ack_per_batch`]).
+    pub(super) fn tcp_end_receive_batch(&mut self, now: Instant) {
+        let batch = core::mem::take(&mut self.tcp.ack_batch);
+        for &h in &batch {
+            let Some(sock) = self.tcp.conns.get_mut(h) else { continue };
+            sock.ack_queued = false;
+            if sock.conn.end_receive_batch() {
+                self.tcp_service(now, h);
+            }
+        }
+        // Keep the vector's memory for the next batch.
+        let mut batch = batch;
+        batch.clear();
+        if self.tcp.ack_batch.is_empty() {
+            self.tcp.ack_batch = batch;
+        }
+    }
+
     /// Timers of every TCP connection and TIME_WAIT record that are due.
     pub(super) fn poll_tcp(&mut self, now: Instant) {
         while let Some(&(at, h)) = self.tcp.timers.first() {
@@ -485,6 +516,13 @@ impl Stack {
                 SegmentOutcome::Ok | SegmentOutcome::Closed | SegmentOutcome::TimeWait => {}
             }
             self.tcp_service(now, h);
+            if let Some(sock) = self.tcp.conns.get_mut(h)
+                && !sock.ack_queued
+                && sock.conn.ack_waits_for_batch_end()
+            {
+                sock.ack_queued = true;
+                self.tcp.ack_batch.push(h);
+            }
             return;
         }
 
@@ -611,8 +649,11 @@ impl Stack {
 
     /// Add a connection; `in_syn_queue`: a half-open child counted in its
     /// listener's SYN queue.
-    fn tcp_insert(&mut self, now: Instant, conn: Connection, listener: Option<Handle>, in_syn_queue: bool) -> Option<Handle> {
+    fn tcp_insert(&mut self, now: Instant, mut conn: Connection, listener: Option<Handle>, in_syn_queue: bool) -> Option<Handle> {
         let tuple = (conn.local(), conn.remote());
+        // The device hands frames over in batches (`Device::receive_batch`,
+        // then `Stack::poll`): one ACK per batch, like one per GRO frame.
+        conn.set_ack_per_batch(true);
         let sock = Box::new(TcpSock {
             conn,
             rx_waker: WakerSet::new(),
@@ -623,6 +664,7 @@ impl Stack {
             timer: None,
             blocked: false,
             in_syn_queue,
+            ack_queued: false,
         });
         let Ok(h) = self.tcp.conns.insert(sock) else {
             self.stats.record(Drop::TcpConnectionLimit);
@@ -789,12 +831,35 @@ impl Stack {
 
     /// Read received data (`Ok(0)`: end of stream).
     pub fn tcp_recv(&mut self, now: Instant, h: Handle, buf: &mut [u8]) -> Result<usize> {
+        self.tcp_recv_by(now, h, |c| c.recv(buf))
+    }
+
+    /// Lend received data to `f` in place; it returns how many bytes it
+    /// consumed (`Ok(0)`: end of stream). See [`Connection::recv_with`].
+    pub fn tcp_recv_with(&mut self, now: Instant, h: Handle, f: &mut dyn FnMut(&[u8]) -> usize) -> Result<usize> {
+        self.tcp_recv_by(now, h, |c| c.recv_with(f))
+    }
+
+    fn tcp_recv_by(&mut self, now: Instant, h: Handle, read: impl FnOnce(&mut Connection) -> Result<usize>) -> Result<usize> {
         self.now = now;
-        let n = self.tcp_sock(h)?.conn.recv(buf)?;
+        let n = read(&mut self.tcp_sock(h)?.conn)?;
         // Reading may open the window: let the connection say so.
         self.tcp_service(now, h);
         self.drain_loopback(now);
         Ok(n)
+    }
+
+    /// Bytes a `tcp_send` would take now (`Ok(0)`: the send buffer is
+    /// full); the connection's error, or `NotConnected` after a shutdown.
+    pub fn tcp_send_space(&mut self, h: Handle) -> Result<usize> {
+        let conn = &self.tcp_sock(h)?.conn;
+        if let Some(e) = conn.error() {
+            return Err(e);
+        }
+        if !conn.state().sends_data() {
+            return Err(Error::NotConnected);
+        }
+        Ok(conn.send_space())
     }
 
     /// Bytes written but not yet acknowledged (0: `flush` is done).
@@ -968,3 +1033,11 @@ impl Stack {
 #[cfg(test)]
 #[path = "tcp_review_tests.rs"]
 mod review_tests;
+
+#[cfg(test)]
+#[path = "tcp_ack_batch_tests.rs"]
+mod ack_batch_tests;
+
+#[cfg(test)]
+#[path = "tcp_tx_buffer_tests.rs"]
+mod tx_buffer_tests;

@@ -15,23 +15,23 @@ use crate::wire::{
 };
 
 const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xa]);
-const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xb]);
+pub(super) const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xb]);
 const MAC_P: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x9]);
 const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub(super) const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const IP_P: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
 
 /// (src_port, dst_port, seq, ack, flags) of every TCP segment in frames.
 #[derive(Debug, Clone, Copy)]
 #[allow(dead_code)] // every field is parsed; tests read some
-struct Seg {
+pub(super) struct Seg {
     sport: u16,
     dport: u16,
-    seq: TcpSeqNumber,
-    ack: Option<TcpSeqNumber>,
+    pub(super) seq: TcpSeqNumber,
+    pub(super) ack: Option<TcpSeqNumber>,
     flags: TcpFlags,
 }
-fn tcp_segs(frames: &[Vec<u8>]) -> Vec<Seg> {
+pub(super) fn tcp_segs(frames: &[Vec<u8>]) -> Vec<Seg> {
     let mut v = Vec::new();
     for f in frames {
         if f.len() < 34 || f[12..14] != [0x08, 0x00] {
@@ -84,6 +84,19 @@ fn tcp_from_peer(
     ack: Option<u32>,
     flags: TcpFlags,
 ) -> Vec<u8> {
+    tcp_data_from_peer(dst_ip, dst_mac, (sport, dport), seq, ack, flags, &[])
+}
+
+/// A segment from the raw peer P carrying `payload`.
+pub(super) fn tcp_data_from_peer(
+    dst_ip: Ipv4Addr,
+    dst_mac: EthernetAddress,
+    (sport, dport): (u16, u16),
+    seq: u32,
+    ack: Option<u32>,
+    flags: TcpFlags,
+    payload: &[u8],
+) -> Vec<u8> {
     let repr = TcpRepr {
         src_port: sport,
         dst_port: dport,
@@ -97,7 +110,7 @@ fn tcp_from_peer(
         sack_permitted: false,
         sack_ranges: [None; 4],
         timestamp: None,
-        payload: &[],
+        payload,
     };
     let ip = Ipv4Repr {
         src_addr: IP_P,
@@ -124,12 +137,12 @@ fn tcp_from_peer(
     f
 }
 
-fn seq_u32(s: TcpSeqNumber) -> u32 {
+pub(super) fn seq_u32(s: TcpSeqNumber) -> u32 {
     s.0
 }
 
 /// A stack B with a listener on :80 and the raw peer's MAC learnt.
-fn b_with_listener(backlog: usize) -> (Stack, crate::slab::Handle) {
+pub(super) fn b_with_listener(backlog: usize) -> (Stack, crate::slab::Handle) {
     let mut b = stack(MAC_B, IP_B, 2);
     b.poll(Instant::ZERO);
     drain(&mut b);
@@ -140,7 +153,7 @@ fn b_with_listener(backlog: usize) -> (Stack, crate::slab::Handle) {
 }
 
 /// Raw peer: send SYN from `port`, return B's ISN from its SYN-ACK.
-fn raw_syn(b: &mut Stack, now: Instant, port: u16, isn: u32) -> Seg {
+pub(super) fn raw_syn(b: &mut Stack, now: Instant, port: u16, isn: u32) -> Seg {
     b.receive(
         now,
         &FrameMeta::PLAIN,
@@ -150,7 +163,7 @@ fn raw_syn(b: &mut Stack, now: Instant, port: u16, isn: u32) -> Seg {
     assert_eq!(segs.len(), 1, "{segs:?}");
     segs[0]
 }
-fn raw_ack(b: &mut Stack, now: Instant, port: u16, isn: u32, synack: Seg) {
+pub(super) fn raw_ack(b: &mut Stack, now: Instant, port: u16, isn: u32, synack: Seg) {
     b.receive(
         now,
         &FrameMeta::PLAIN,

@@ -316,6 +316,12 @@ pub struct Connection {
 
     // Acknowledgments we owe.
     pub(super) ack_now: bool,
+    /// The every-second-full-sized-segment ACK (RFC 9293 §3.8.6.3) is
+    /// owed: sent at once, or with [`Connection::set_ack_per_batch`] when
+    /// the receive batch ends ([`Connection::end_receive_batch`]).
+    pub(super) ack_owed: bool,
+    /// Owed ACKs wait for [`Connection::end_receive_batch`].
+    pub(super) ack_per_batch: bool,
     pub(super) unacked_bytes: usize,
     pub(super) sack_rep: SackReporter,
     /// Last ACK sent in answer to an out-of-window pure ACK.
@@ -460,6 +466,8 @@ impl Connection {
             cwnd_limited: false,
             rto_repeated: false,
             ack_now: false,
+            ack_owed: false,
+            ack_per_batch: false,
             unacked_bytes: 0,
             sack_rep: SackReporter::default(),
             last_oow_ack: None,
@@ -789,6 +797,7 @@ impl Connection {
         self.probe_due = false;
         self.keepalive_due = false;
         self.ack_now = false;
+        self.ack_owed = false;
         self.recovery = None;
         self.rtx_log = VecDeque::new();
         self.relost = VecDeque::new();

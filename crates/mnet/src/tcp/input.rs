@@ -550,11 +550,15 @@ impl Connection {
         // RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every
         // second full-sized segment or 2*RMSS bytes of new data ... and
         // MUST be generated within 500 ms of the arrival of the first
-        // unacknowledged packet".
+        // unacknowledged packet". The owed ACK leaves with this segment's
+        // processing, or once for the whole receive batch (see
+        // `Connection::set_ack_per_batch`); the delayed-ACK timer stays
+        // armed as the bound either way.
         self.unacked_bytes += r.advanced;
         if self.unacked_bytes >= 2 * self.rcv_mss {
-            self.ack_now = true;
-        } else if self.delack_at.is_none() {
+            self.ack_owed = true;
+        }
+        if self.delack_at.is_none() {
             self.delack_at = Some(now + self.cfg.delayed_ack);
         }
     }

@@ -74,7 +74,7 @@ impl Connection {
             }
             self.keepalive_due = false;
         }
-        if self.ack_now || self.delack_at.is_some_and(|t| t <= now) {
+        if self.ack_now || (self.ack_owed && !self.ack_per_batch) || self.delack_at.is_some_and(|t| t <= now) {
             self.send_ack(now, emit);
         }
         // Give idle buffers' memory back after a while.
@@ -155,6 +155,7 @@ impl Connection {
     /// Bookkeeping once a segment carrying <ACK=RCV.NXT> left.
     fn acked_all(&mut self) {
         self.ack_now = false;
+        self.ack_owed = false;
         self.delack_at = None;
         self.unacked_bytes = 0;
         self.last_ack_sent = self.rcv_nxt();

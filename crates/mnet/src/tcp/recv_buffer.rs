@@ -157,6 +157,21 @@ impl RecvBuffer {
         n
     }
 
+    /// Lends the in-order bytes to `f` where they lie, as one or two slices
+    /// in order (the second only when the ring wraps and `f` took all of
+    /// the first); `f` returns how many it consumed. Returns the total.
+    pub fn read_with(&mut self, f: &mut dyn FnMut(&[u8]) -> usize) -> usize {
+        let (a, b) = self.ring.read_at(0, self.ring.len());
+        let mut n = f(a).min(a.len());
+        if n == a.len() && !b.is_empty() {
+            n += f(b).min(b.len());
+        }
+        self.ring.consume(n);
+        self.read_at += n as u64;
+        self.copied = self.copied.saturating_add(n);
+        n
+    }
+
     /// Drops everything received (the reader closed: RFC 9293 §3.10.4 says
     /// data arriving after CLOSE is answered with a reset).
     pub fn discard(&mut self) {
@@ -233,6 +248,42 @@ mod tests {
         assert_eq!(r.inserted.new_bytes, 0);
         // Stale data (before RCV.NXT) is not the buffer's business.
         assert_eq!(b.accept(2, b"zz"), Accepted::default());
+    }
+
+    #[test]
+    fn read_with_lends_in_place_across_the_wrap() {
+        let mut b = RecvBuffer::new(0, 4096, 4096, 8);
+        let data: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        assert_eq!(b.accept(0, &data[..3000]).advanced, 3000);
+        // Partial consumption: the rest stays, and only one call is made
+        // when the first slice is not taken whole.
+        let mut calls = Vec::new();
+        assert_eq!(
+            b.read_with(&mut |d| {
+                calls.push(d.len());
+                100
+            }),
+            100
+        );
+        assert_eq!(calls, [3000]);
+        assert_eq!(b.readable(), 2900);
+        assert_eq!(b.read_with(&mut |d| d.len()), 2900);
+        // The ring wraps: 3000 bytes from offset 3000 of a 4096-byte ring
+        // are lent as two slices, in order.
+        assert_eq!(b.accept(3000, &data[..3000]).advanced, 3000);
+        let mut seen = Vec::new();
+        let mut lens = Vec::new();
+        let n = b.read_with(&mut |d| {
+            lens.push(d.len());
+            seen.extend_from_slice(d);
+            d.len()
+        });
+        assert_eq!((n, lens.len(), seen.as_slice()), (3000, 2, &data[..3000]));
+        assert_eq!(b.readable(), 0);
+        // A consumer that over-reports is clamped.
+        b.accept(6000, b"xyz");
+        assert_eq!(b.read_with(&mut |_| 99), 3);
+        assert_eq!(b.next(), 6003);
     }
 
     #[test]

@@ -64,9 +64,32 @@ impl Connection {
     /// the end of the stream (FIN received and everything read);
     /// `WouldBlock` when nothing is there yet.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.recv.readable() > 0 && !buf.is_empty() {
+        let empty = buf.is_empty();
+        self.recv_by(empty, &mut |r| r.read(buf))
+    }
+
+    /// RECEIVE without a copy: lends the in-order data to `f` in place
+    /// (see [`super::recv_buffer::RecvBuffer::read_with`]); `f` returns how
+    /// many bytes it consumed. Like [`Connection::recv`] otherwise (`f`
+    /// is only called with data; `Ok(0)` is the end of the stream when `f`
+    /// consumes something of every call).
+    pub fn recv_with(&mut self, f: &mut dyn FnMut(&[u8]) -> usize) -> Result<usize> {
+        self.recv_by(false, &mut |r| r.read_with(f))
+    }
+
+    /// Bytes the user may write now (0 after a shutdown or close, or once
+    /// the connection failed).
+    pub fn send_space(&self) -> usize {
+        if self.error.is_some() || !self.state.sends_data() || self.fin_queued {
+            return 0;
+        }
+        self.send.space()
+    }
+
+    fn recv_by(&mut self, buf_empty: bool, take: &mut dyn FnMut(&mut super::recv_buffer::RecvBuffer) -> usize) -> Result<usize> {
+        if self.recv.readable() > 0 && !buf_empty {
             let before = self.advertisable_window();
-            let n = self.recv.read(buf);
+            let n = take(&mut self.recv);
             let rtt = self.rcv_rtt.or(self.rtt.srtt()).unwrap_or(Duration::from_millis(100));
             self.recv.autotune(self.clock, rtt, self.rcv_mss);
             self.maybe_window_update(before);
@@ -80,7 +103,7 @@ impl Connection {
         }
         match self.state {
             State::Closed => Ok(0),
-            _ if buf.is_empty() => Ok(0),
+            _ if buf_empty => Ok(0),
             _ => Err(Error::WouldBlock),
         }
     }
@@ -205,6 +228,51 @@ impl Connection {
             self.lost_below = self.snd_nxt;
             self.rescue_rxt = None;
         }
+    }
+
+    /// Acknowledge in-order data once per receive batch instead of after
+    /// every second full-sized segment: the owed ACK waits until
+    /// [`Connection::end_receive_batch`]. Immediate ACKs (out of order,
+    /// gap fill, duplicate, FIN, ECN-Echo, window update, challenge) and
+    /// ACKs carried by data still leave at once.
+    ///
+    /// RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every
+    /// second full-sized segment or 2*RMSS bytes of new data (where RMSS
+    /// is the MSS specified by the TCP endpoint receiving the segments to
+    /// be acknowledged, or the default value if not specified) (SHLD-19),
+    /// and MUST be generated within 500 ms of the arrival of the first
+    /// unacknowledged packet (MUST-40)." RFC 5681 §4.2 calls the first
+    /// part a SHOULD "meaning that an implementor should indeed only
+    /// deviate from this requirement after careful consideration of the
+    /// implications", and adds: "Out-of-order data segments SHOULD be
+    /// acknowledged immediately, in order to accelerate loss recovery."
+    ///
+    /// The implications: every frame of one batch arrived before the stack
+    /// looked at any of them (a single device read loop, microseconds), so
+    /// ACKs for each would leave back to back at the same instant and
+    /// clock out nothing that one cumulative ACK does not; the sender's
+    /// ACK clock sees what a receive-coalescing device (GRO, LRO) produces
+    /// anyway, one ACK per super-segment, and senders count bytes acked,
+    /// not ACKs (RFC 3465, RFC 5681 §3.1). Loss recovery is untouched:
+    /// its duplicate ACKs are immediate. The 500 ms bound is kept by the
+    /// delayed-ACK timer, which stays armed.
+    pub fn set_ack_per_batch(&mut self, on: bool) {
+        self.ack_per_batch = on;
+    }
+
+    /// The receive batch is over: an ACK owed under
+    /// [`Connection::set_ack_per_batch`] becomes due now. Returns whether
+    /// one was owed.
+    pub fn end_receive_batch(&mut self) -> bool {
+        if self.ack_owed {
+            self.ack_now = true;
+        }
+        self.ack_owed
+    }
+
+    /// An ACK is owed that waits for [`Connection::end_receive_batch`].
+    pub fn ack_waits_for_batch_end(&self) -> bool {
+        self.ack_per_batch && self.ack_owed
     }
 
     /// TCP_NODELAY: turns Nagle's algorithm off (`true`) or on.
