@@ -202,6 +202,31 @@ pub(super) fn tcp_offload_meta(repr: &TcpRepr<'_>, seg_size: usize, max_gso_size
     meta
 }
 
+/// Whether `seg` would complete the handshake of `sock`, a half-open
+/// child, while its listener's accept queue is full: then the segment is
+/// dropped and the child stays in SYN-RECEIVED.
+///
+/// RFC 9293 leaves a full accept queue to the implementation (§3.10.7.3,
+/// SYN-RECEIVED: "If the segment acknowledgment is acceptable, then enter
+/// ESTABLISHED state" — nothing forces us to find it acceptable now).
+/// Linux's default, `tcp_abort_on_overflow` = 0, drops the final ACK:
+/// "If listening service is too slow to accept new connections, reset
+/// them. Default state is FALSE. It means that if overflow occurred due
+/// to a burst, connection will recover." (ip-sysctl). It recovers because
+/// the child keeps retransmitting its SYN-ACK (RFC 9293 §3.8.1) and the
+/// peer answers with its ACK again, or retransmits the data or FIN that
+/// carried it; once the application accepted, there is room. A child
+/// whose SYN-ACK retransmissions run out is freed without a reset.
+fn accept_queue_overflow(sock: &TcpSock, listeners: &Slab<Listener>, seg: &TcpRepr<'_>) -> bool {
+    let (Some(lh), false) = (sock.listener, sock.queued) else {
+        return false;
+    };
+    sock.conn.state() == State::SynReceived
+        && seg.flags.contains(TcpFlags::ACK)
+        && !seg.flags.intersects(TcpFlags::RST | TcpFlags::SYN)
+        && listeners.get(lh).is_some_and(|l| l.accept_queue.len() >= l.backlog)
+}
+
 /// Wake the readers when there is something to read (data, end of
 /// stream, an error), and the other waiters (connect, write, flush,
 /// close) on every change: their conditions are varied and cheap to
@@ -337,8 +362,9 @@ impl Stack {
                     sock.queued = true;
                     l.waker.wake_all();
                 } else {
-                    // RFC 9293 leaves overflow to the implementation; like
-                    // Linux with tcp_abort_on_overflow, refuse loudly.
+                    // Not reached from the wire (`accept_queue_overflow`
+                    // keeps such a child in SYN-RECEIVED); should a child
+                    // become ESTABLISHED another way, refuse it loudly.
                     self.stats.record(Drop::TcpAcceptQueueFull);
                     if let Some(rst) = sock.conn.abort() {
                         self.tcp_emit(now, local, remote, &rst, false);
@@ -475,6 +501,10 @@ impl Stack {
                 self.stats.record(Drop::TcpStale);
                 return;
             };
+            if accept_queue_overflow(sock, &self.tcp.listeners, &seg) {
+                self.stats.record(Drop::TcpAcceptQueueFull);
+                return;
+            }
             let unacked = sock.conn.send_queue();
             let outcome = sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks);
             if sock.conn.send_queue() < unacked {

@@ -191,9 +191,58 @@ fn r2_syn_queue_counter_double_decrement_on_accept_overflow() {
     let s2 = raw_syn(&mut b, now, 1002, 200);
     let _s3 = raw_syn(&mut b, now, 1003, 300); // stays half-open
     assert_eq!(b.tcp.listeners.get(lh).unwrap().syn_queue, 2);
-    raw_ack(&mut b, now, 1002, 200, s2); // overflow -> reset
-    // Only 1003 is half-open now.
+    raw_ack(&mut b, now, 1002, 200, s2); // overflow: the ACK is dropped
+    // 1002 stays half-open beside 1003 (accept_queue_overflow).
+    assert_eq!(b.tcp.listeners.get(lh).unwrap().syn_queue, 2, "syn_queue drifted");
+    // Once 1001 is accepted, 1002's retransmitted ACK completes it: it
+    // leaves the SYN queue exactly once.
+    assert!(b.tcp_accept(lh).is_ok());
+    raw_ack(&mut b, now, 1002, 200, s2);
     assert_eq!(b.tcp.listeners.get(lh).unwrap().syn_queue, 1, "syn_queue drifted");
+}
+
+/// A full accept queue drops the handshake's last ACK instead of
+/// resetting (Linux's tcp_abort_on_overflow = 0): the child stays in
+/// SYN-RECEIVED, retransmits its SYN-ACK, and the peer's next ACK gets in
+/// once the application has accepted.
+#[test]
+fn accept_queue_overflow_keeps_the_child_for_the_peers_retry() {
+    let (mut b, lh) = b_with_listener(1);
+    let now = Instant::from_millis(1);
+    let s1 = raw_syn(&mut b, now, 1001, 100);
+    raw_ack(&mut b, now, 1001, 100, s1); // queued: the accept queue is full
+    let s2 = raw_syn(&mut b, now, 1002, 200);
+    let ack2 = tcp_from_peer(
+        IP_B,
+        MAC_B,
+        1002,
+        80,
+        201,
+        Some(seq_u32(s2.seq).wrapping_add(1)),
+        TcpFlags::ACK,
+    );
+    b.receive(now, &FrameMeta::PLAIN, &ack2);
+    let segs = tcp_segs(&drain(&mut b));
+    assert!(segs.is_empty(), "no reset, no reply: {segs:?}");
+    assert_eq!(b.stats().drops(crate::stats::Drop::TcpAcceptQueueFull), 1);
+    assert_eq!(b.tcp_connection_count(), 2, "the child is kept");
+    // The child retransmits its SYN-ACK (RFC 9293 §3.8.1) ...
+    let later = now + Duration::from_secs(3);
+    b.poll(later);
+    let segs = tcp_segs(&drain(&mut b));
+    assert!(
+        segs.iter().any(|s| s.dport == 1002 && s.flags.contains(TcpFlags::SYN | TcpFlags::ACK)),
+        "{segs:?}"
+    );
+    // ... the application accepts the first connection, and the peer's
+    // answer to the SYN-ACK completes the second.
+    let (_h1, p1) = b.tcp_accept(lh).unwrap();
+    assert_eq!(p1.port(), 1001);
+    b.receive(later, &FrameMeta::PLAIN, &ack2);
+    let segs = tcp_segs(&drain(&mut b));
+    assert!(segs.iter().all(|s| !s.flags.contains(TcpFlags::RST)), "{segs:?}");
+    let (_h2, p2) = b.tcp_accept(lh).expect("the retried handshake is accepted");
+    assert_eq!(p2.port(), 1002);
 }
 
 #[test]
