@@ -528,7 +528,9 @@ impl Stack {
             let (new_expires, reopen_iss) = (rec.expires(), rec.reopen_iss());
             if new_expires != expires {
                 // RFC 9293 §3.10.7.4: a retransmitted FIN restarts the
-                // 2 MSL timeout; the old index entry is skipped at expiry.
+                // 2 MSL timeout; the index moves with it (one entry per
+                // record, however often the peer repeats its FIN).
+                self.tcp.time_wait_expiry.remove(&(expires, (local, remote)));
                 self.tcp.time_wait_expiry.insert((new_expires, (local, remote)));
             }
             match action {

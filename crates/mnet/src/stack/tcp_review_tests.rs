@@ -297,11 +297,9 @@ fn r4_listener_closed_with_half_open_child_leaks_connection() {
     );
 }
 
-/// A and B connected via the stacks; A closes first -> A keeps a TIME_WAIT
-/// record. B's FIN is replayed (a retransmitted FIN, our last ACK was lost):
-/// the record's deadline restarts but the expiry index is not updated.
-#[test]
-fn r5_time_wait_record_leaks_after_retransmitted_fin() {
+/// A and B connected via the stacks; A closed first and keeps a TIME_WAIT
+/// record. Returns both stacks, B's FIN (to replay) and the time.
+fn time_wait_pair() -> (Stack, Stack, Vec<u8>, Instant) {
     let mut a = stack(MAC_A, IP_A, 1);
     let mut b = stack(MAC_B, IP_B, 2);
     let mut now = Instant::ZERO;
@@ -345,6 +343,15 @@ fn r5_time_wait_record_leaks_after_retransmitted_fin() {
         })
         .expect("B's FIN")
         .clone();
+    (a, b, fin, now)
+}
+
+/// A and B connected via the stacks; A closes first -> A keeps a TIME_WAIT
+/// record. B's FIN is replayed (a retransmitted FIN, our last ACK was lost):
+/// the record's deadline restarts but the expiry index is not updated.
+#[test]
+fn r5_time_wait_record_leaks_after_retransmitted_fin() {
+    let (mut a, mut b, fin, mut now) = time_wait_pair();
     // 10 s later the peer retransmits its FIN.
     now += Duration::from_secs(10);
     a.poll(now);
@@ -360,6 +367,21 @@ fn r5_time_wait_record_leaks_after_retransmitted_fin() {
     }
     std::println!("poll_at after: {:?}", a.tcp.poll_at());
     assert_eq!(a.tcp_time_wait_count(), 0, "TIME_WAIT record never expires");
+}
+
+/// Each retransmitted FIN restarts the record's 2 MSL: the expiry index
+/// keeps one entry per record, not one per FIN (a peer repeating its FIN
+/// must not grow it).
+#[test]
+fn time_wait_expiry_index_keeps_one_entry_per_record() {
+    let (mut a, _b, fin, mut now) = time_wait_pair();
+    for _ in 0..1000 {
+        now += Duration::from_millis(1);
+        a.receive(now, &FrameMeta::PLAIN, &fin);
+        drain(&mut a);
+    }
+    assert_eq!(a.tcp_time_wait_count(), 1);
+    assert_eq!(a.tcp.time_wait_expiry.len(), 1, "one index entry per record");
 }
 
 /// The transmit queue is full when a connection with nothing in flight
