@@ -212,15 +212,7 @@ fn accept_queue_overflow_keeps_the_child_for_the_peers_retry() {
     let s1 = raw_syn(&mut b, now, 1001, 100);
     raw_ack(&mut b, now, 1001, 100, s1); // queued: the accept queue is full
     let s2 = raw_syn(&mut b, now, 1002, 200);
-    let ack2 = tcp_from_peer(
-        IP_B,
-        MAC_B,
-        1002,
-        80,
-        201,
-        Some(seq_u32(s2.seq).wrapping_add(1)),
-        TcpFlags::ACK,
-    );
+    let ack2 = tcp_from_peer(IP_B, MAC_B, 1002, 80, 201, Some(seq_u32(s2.seq).wrapping_add(1)), TcpFlags::ACK);
     b.receive(now, &FrameMeta::PLAIN, &ack2);
     let segs = tcp_segs(&drain(&mut b));
     assert!(segs.is_empty(), "no reset, no reply: {segs:?}");
@@ -231,7 +223,8 @@ fn accept_queue_overflow_keeps_the_child_for_the_peers_retry() {
     b.poll(later);
     let segs = tcp_segs(&drain(&mut b));
     assert!(
-        segs.iter().any(|s| s.dport == 1002 && s.flags.contains(TcpFlags::SYN | TcpFlags::ACK)),
+        segs.iter()
+            .any(|s| s.dport == 1002 && s.flags.contains(TcpFlags::SYN | TcpFlags::ACK)),
         "{segs:?}"
     );
     // ... the application accepts the first connection, and the peer's
@@ -297,6 +290,25 @@ fn r4_listener_closed_with_half_open_child_leaks_connection() {
     );
 }
 
+/// Carry frames between A and B until both are quiet; B's frames are
+/// also appended to `log`.
+fn exchange(a: &mut Stack, b: &mut Stack, now: Instant, log: &mut Vec<Vec<u8>>) {
+    for _ in 0..1000 {
+        let fa = drain(a);
+        let fb = drain(b);
+        if fa.is_empty() && fb.is_empty() {
+            return;
+        }
+        for f in fa {
+            b.receive(now, &FrameMeta::PLAIN, &f);
+        }
+        for f in fb {
+            log.push(f.clone());
+            a.receive(now, &FrameMeta::PLAIN, &f);
+        }
+    }
+}
+
 /// A and B connected via the stacks; A closed first and keeps a TIME_WAIT
 /// record. Returns both stacks, B's FIN (to replay) and the time.
 fn time_wait_pair() -> (Stack, Stack, Vec<u8>, Instant) {
@@ -306,22 +318,7 @@ fn time_wait_pair() -> (Stack, Stack, Vec<u8>, Instant) {
     a.poll(now);
     b.poll(now);
     let mut b_frames: Vec<Vec<u8>> = Vec::new();
-    let ex = |a: &mut Stack, b: &mut Stack, now: Instant, log: &mut Vec<Vec<u8>>| {
-        for _ in 0..1000 {
-            let fa = drain(a);
-            let fb = drain(b);
-            if fa.is_empty() && fb.is_empty() {
-                return;
-            }
-            for f in fa {
-                b.receive(now, &FrameMeta::PLAIN, &f);
-            }
-            for f in fb {
-                log.push(f.clone());
-                a.receive(now, &FrameMeta::PLAIN, &f);
-            }
-        }
-    };
+    let ex = exchange;
     ex(&mut a, &mut b, now, &mut b_frames);
     now = Instant::from_millis(1);
     let lh = b.tcp_listen(sa(IP_B, 80), 8).unwrap();
@@ -627,4 +624,35 @@ fn r10_huge_backlog_overflows_on_first_syn() {
     drain(&mut b);
     let _lh = b.tcp_listen(sa(IP_B, 80), usize::MAX).unwrap();
     let _ = raw_syn(&mut b, Instant::from_millis(1), 1001, 100);
+}
+
+/// A full TIME-WAIT table (Limits::tcp_time_wait) keeps no record for the
+/// next active close, like Linux's tcp_max_tw_buckets: the connection is
+/// freed all the same and the table stays at its bound.
+#[test]
+fn time_wait_table_full_drops_the_record_and_frees_the_connection() {
+    let mut cfg = crate::config::Config::new(MAC_A, [1; 32]).address(crate::wire::IpCidr::new(IpAddr::V4(IP_A), 24).unwrap());
+    cfg.limits.tcp_time_wait = 2;
+    let mut a = Stack::new(cfg, Instant::ZERO);
+    let mut b = stack(MAC_B, IP_B, 2);
+    let now = Instant::from_millis(1);
+    let mut log = Vec::new();
+    let lh = b.tcp_listen(sa(IP_B, 80), 8).unwrap();
+    for _ in 0..5 {
+        let ha = a.tcp_connect(now, sa(IP_B, 80)).unwrap();
+        exchange(&mut a, &mut b, now, &mut log);
+        let (hb, _) = b.tcp_accept(lh).unwrap();
+        a.tcp_close(now, ha);
+        exchange(&mut a, &mut b, now, &mut log);
+        b.tcp_close(now, hb);
+        exchange(&mut a, &mut b, now, &mut log);
+    }
+    assert_eq!(a.tcp_time_wait_count(), 2, "the table holds its bound");
+    assert_eq!(a.stats().drops(crate::stats::Drop::TcpTimeWaitFull), 3);
+    assert_eq!(
+        (a.tcp_connection_count(), b.tcp_connection_count()),
+        (0, 0),
+        "every connection is freed"
+    );
+    assert_eq!(a.tcp.time_wait_expiry.len(), 2);
 }
