@@ -59,7 +59,9 @@ fn sockaddr(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     sa.sin_family = libc::AF_INET as libc::sa_family_t;
     sa.sin_port = port.to_be();
-    sa.sin_addr = libc::in_addr { s_addr: u32::from(ip).to_be() };
+    sa.sin_addr = libc::in_addr {
+        s_addr: u32::from(ip).to_be(),
+    };
     sa
 }
 
@@ -187,7 +189,15 @@ fn conns_thread(addr: libc::sockaddr_in, concurrency: usize, t0: Instant, end: I
             let mut err: libc::c_int = 0;
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: err/len are valid for SO_ERROR.
-            unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len) };
+            unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut err as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
             let begun = started.get_mut(fd as usize).and_then(Option::take).unwrap_or(now);
             if err == 0 {
                 c.done(t0, begun, now);
@@ -254,7 +264,11 @@ fn serve_accept(port: u16) -> ! {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
         let sa = sockaddr(Ipv4Addr::UNSPECIFIED, port);
-        let r = libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t);
+        let r = libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
         assert!(r == 0, "bind: {}", std::io::Error::last_os_error());
         // The same accept queue as mnet's servers (DEFAULT_BACKLOG).
         assert!(libc::listen(fd, 1024) == 0, "listen: {}", std::io::Error::last_os_error());
