@@ -161,10 +161,13 @@ impl TcpTable {
         *self.local_ports.entry((tuple.0.ip(), tuple.0.port())).or_insert(0) += 1;
     }
 
-    fn unindex(&mut self, tuple: &Tuple) {
-        if self.by_tuple.remove(tuple).is_none() {
+    /// Remove connection `h` from the indexes (if the 4-tuple still
+    /// names `h`: a new incarnation may have taken it).
+    fn unindex(&mut self, tuple: &Tuple, h: Handle) {
+        if self.by_tuple.get(tuple) != Some(&h) {
             return;
         }
+        self.by_tuple.remove(tuple);
         let key = (tuple.0.ip(), tuple.0.port());
         if let Some(n) = self.local_ports.get_mut(&key) {
             *n -= 1;
@@ -390,9 +393,18 @@ impl Stack {
                 self.tcp_enter_time_wait(now, &sock.conn);
             }
             self.tcp_leave_syn_queue(&mut sock);
-            self.tcp.unindex(&(local, remote));
+            self.tcp.unindex(&(local, remote), h);
             self.tcp.conns.release(h);
             return;
+        }
+        if sock.conn.state() == State::Closed {
+            // RFC 9293 §3.3.2: "CLOSED - represents no connection state at
+            // all." The application may still hold the handle (to read the
+            // error, or before it calls close), but the 4-tuple is free: a
+            // new SYN from it goes to the listener, not to a reset from
+            // the old incarnation (which a client sees as "connection
+            // refused"). Linux unhashes a socket when it enters TCP_CLOSE.
+            self.tcp.unindex(&(local, remote), h);
         }
         if let Some(at) = sock.conn.poll_at() {
             sock.timer = Some(at);

@@ -656,3 +656,49 @@ fn time_wait_table_full_drops_the_record_and_frees_the_connection() {
     );
     assert_eq!(a.tcp.time_wait_expiry.len(), 2);
 }
+
+/// A connection that reached CLOSED while the application still holds its
+/// handle no longer owns the 4-tuple: the client's next SYN from the same
+/// port (Linux reuses TIME-WAIT ports with tcp_tw_reuse) reaches the
+/// listener, instead of a reset that the client reports as "connection
+/// refused".
+#[test]
+fn syn_reusing_the_tuple_of_a_closed_but_held_connection_reaches_the_listener() {
+    let (mut b, lh) = b_with_listener(8);
+    let now = Instant::from_millis(1);
+    let s1 = raw_syn(&mut b, now, 1001, 100);
+    raw_ack(&mut b, now, 1001, 100, s1);
+    let (hb, _) = b.tcp_accept(lh).unwrap();
+    let their_ack = Some(seq_u32(s1.seq).wrapping_add(1));
+    b.receive(
+        now,
+        &FrameMeta::PLAIN,
+        &tcp_from_peer(IP_B, MAC_B, 1001, 80, 101, their_ack, TcpFlags::FIN | TcpFlags::ACK),
+    );
+    drain(&mut b);
+    // The application answers with its FIN and keeps the handle.
+    b.tcp_shutdown_write(now, hb).unwrap();
+    let fin = tcp_segs(&drain(&mut b))
+        .into_iter()
+        .find(|s| s.flags.contains(TcpFlags::FIN))
+        .expect("our FIN");
+    let fin_acked = Some(seq_u32(fin.seq).wrapping_add(1));
+    b.receive(
+        now,
+        &FrameMeta::PLAIN,
+        &tcp_from_peer(IP_B, MAC_B, 1001, 80, 102, fin_acked, TcpFlags::ACK),
+    );
+    drain(&mut b);
+    assert_eq!(b.tcp_unacked(hb), Ok(0), "the handle is still valid");
+    // Two seconds later the client connects again from the same port.
+    let later = now + Duration::from_secs(2);
+    let s2 = raw_syn(&mut b, later, 1001, 50_000);
+    assert_eq!(s2.flags, TcpFlags::SYN | TcpFlags::ACK, "{s2:?}");
+    raw_ack(&mut b, later, 1001, 50_000, s2);
+    let (h2, p2) = b.tcp_accept(lh).expect("the new incarnation is accepted");
+    assert_eq!(p2.port(), 1001);
+    // The old handle closes without disturbing the new connection.
+    b.tcp_close(later, hb);
+    assert_eq!(b.tcp_is_connected(h2), Ok(true));
+    assert_eq!(b.tcp_connection_count(), 1);
+}
