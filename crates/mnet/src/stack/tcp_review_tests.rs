@@ -702,3 +702,30 @@ fn syn_reusing_the_tuple_of_a_closed_but_held_connection_reaches_the_listener() 
     assert_eq!(b.tcp_is_connected(h2), Ok(true));
     assert_eq!(b.tcp_connection_count(), 1);
 }
+
+/// A child kept in SYN-RECEIVED for a full accept queue is bounded: when
+/// its SYN-ACK retransmissions run out (MAX_SYNACK_RETRIES) it is freed,
+/// without a reset.
+#[test]
+fn child_kept_for_a_full_accept_queue_is_freed_when_its_retries_run_out() {
+    let (mut b, _lh) = b_with_listener(1);
+    let mut now = Instant::from_millis(1);
+    let s1 = raw_syn(&mut b, now, 1001, 100);
+    raw_ack(&mut b, now, 1001, 100, s1); // the accept queue is full
+    let s2 = raw_syn(&mut b, now, 1002, 200);
+    raw_ack(&mut b, now, 1002, 200, s2); // dropped: the child stays
+    assert_eq!(b.tcp_connection_count(), 2);
+    let mut segs = Vec::new();
+    for _ in 0..600 {
+        now += Duration::from_secs(1);
+        b.poll(now);
+        segs.extend(tcp_segs(&drain(&mut b)));
+    }
+    assert_eq!(b.tcp_connection_count(), 1, "only the queued connection is left");
+    let synacks = segs.iter().filter(|s| s.dport == 1002 && s.flags.contains(TcpFlags::SYN)).count();
+    assert_eq!(synacks as u32, crate::tcp::MAX_SYNACK_RETRIES, "{segs:?}");
+    assert!(
+        segs.iter().all(|s| !(s.dport == 1002 && s.flags.contains(TcpFlags::RST))),
+        "{segs:?}"
+    );
+}
