@@ -130,6 +130,8 @@ impl Platform for SignalPlatform {
 /// Print every counter to stderr, like `netstat -s`.
 pub fn print_stats(net: &Net) {
     eprint!("{}", net.stats());
+    let (live, time_wait) = net.with(|s| (s.tcp_connection_count(), s.tcp_time_wait_count()));
+    eprintln!("tcp: {live} connections, {time_wait} TIME-WAIT records");
 }
 
 /// 32 bytes from the kernel's random source. The engine derives its

@@ -93,7 +93,7 @@ drop_reasons! {
     TcpBadChecksum => "tcp: bad checksum",
     TcpNoListener => "tcp: no connection or listener (reset sent)",
     TcpSynQueueFull => "tcp: SYN queue full, answered with a SYN cookie",
-    TcpAcceptQueueFull => "tcp: accept queue full, connection refused",
+    TcpAcceptQueueFull => "tcp: accept queue full, handshake ACK dropped (the peer retries)",
     TcpTimeWaitFull => "tcp: TIME_WAIT table full, record not kept",
     TcpConnectionLimit => "tcp: connection limit reached",
     TcpRetransmitTimeout => "tcp: connection timed out (retransmissions exhausted)",

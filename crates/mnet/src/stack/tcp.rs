@@ -173,10 +173,13 @@ impl TcpTable {
         *self.local_ports.entry((tuple.0.ip(), tuple.0.port())).or_insert(0) += 1;
     }
 
-    fn unindex(&mut self, tuple: &Tuple) {
-        if self.by_tuple.remove(tuple).is_none() {
+    /// Remove connection `h` from the indexes (if the 4-tuple still
+    /// names `h`: a new incarnation may have taken it).
+    fn unindex(&mut self, tuple: &Tuple, h: Handle) {
+        if self.by_tuple.get(tuple) != Some(&h) {
             return;
         }
+        self.by_tuple.remove(tuple);
         let key = (tuple.0.ip(), tuple.0.port());
         if let Some(n) = self.local_ports.get_mut(&key) {
             *n -= 1;
@@ -212,6 +215,31 @@ pub(super) fn tcp_offload_meta(repr: &TcpRepr<'_>, seg_size: usize, max_gso_size
         meta.hdr_len = (l4_start + repr.header_len()) as u16;
     }
     meta
+}
+
+/// Whether `seg` would complete the handshake of `sock`, a half-open
+/// child, while its listener's accept queue is full: then the segment is
+/// dropped and the child stays in SYN-RECEIVED.
+///
+/// RFC 9293 leaves a full accept queue to the implementation (§3.10.7.3,
+/// SYN-RECEIVED: "If the segment acknowledgment is acceptable, then enter
+/// ESTABLISHED state" — nothing forces us to find it acceptable now).
+/// Linux's default, `tcp_abort_on_overflow` = 0, drops the final ACK:
+/// "If listening service is too slow to accept new connections, reset
+/// them. Default state is FALSE. It means that if overflow occurred due
+/// to a burst, connection will recover." (ip-sysctl). It recovers because
+/// the child keeps retransmitting its SYN-ACK (RFC 9293 §3.8.1) and the
+/// peer answers with its ACK again, or retransmits the data or FIN that
+/// carried it; once the application accepted, there is room. A child
+/// whose SYN-ACK retransmissions run out is freed without a reset.
+fn accept_queue_overflow(sock: &TcpSock, listeners: &Slab<Listener>, seg: &TcpRepr<'_>) -> bool {
+    let (Some(lh), false) = (sock.listener, sock.queued) else {
+        return false;
+    };
+    sock.conn.state() == State::SynReceived
+        && seg.flags.contains(TcpFlags::ACK)
+        && !seg.flags.intersects(TcpFlags::RST | TcpFlags::SYN)
+        && listeners.get(lh).is_some_and(|l| l.accept_queue.len() >= l.backlog)
 }
 
 /// Wake the readers when there is something to read (data, end of
@@ -346,8 +374,9 @@ impl Stack {
                     sock.queued = true;
                     l.waker.wake_all();
                 } else {
-                    // RFC 9293 leaves overflow to the implementation; like
-                    // Linux with tcp_abort_on_overflow, refuse loudly.
+                    // Not reached from the wire (`accept_queue_overflow`
+                    // keeps such a child in SYN-RECEIVED); should a child
+                    // become ESTABLISHED another way, refuse it loudly.
                     self.stats.record(Drop::TcpAcceptQueueFull);
                     if let Some(rst) = sock.conn.abort() {
                         self.tcp_emit(now, local, remote, &rst, false);
@@ -373,9 +402,18 @@ impl Stack {
                 self.tcp_enter_time_wait(now, &sock.conn);
             }
             self.tcp_leave_syn_queue(&mut sock);
-            self.tcp.unindex(&(local, remote));
+            self.tcp.unindex(&(local, remote), h);
             self.tcp.conns.release(h);
             return;
+        }
+        if sock.conn.state() == State::Closed {
+            // RFC 9293 §3.3.2: "CLOSED - represents no connection state at
+            // all." The application may still hold the handle (to read the
+            // error, or before it calls close), but the 4-tuple is free: a
+            // new SYN from it goes to the listener, not to a reset from
+            // the old incarnation (which a client sees as "connection
+            // refused"). Linux unhashes a socket when it enters TCP_CLOSE.
+            self.tcp.unindex(&(local, remote), h);
         }
         if let Some(at) = sock.conn.poll_at() {
             sock.timer = Some(at);
@@ -503,6 +541,10 @@ impl Stack {
                 self.stats.record(Drop::TcpStale);
                 return;
             };
+            if accept_queue_overflow(sock, &self.tcp.listeners, &seg) {
+                self.stats.record(Drop::TcpAcceptQueueFull);
+                return;
+            }
             let unacked = sock.conn.send_queue();
             let outcome = sock.conn.on_segment(now, &seg, ce, &mut self.tcp.challenge_acks);
             if sock.conn.send_queue() < unacked {
@@ -533,7 +575,9 @@ impl Stack {
             let (new_expires, reopen_iss) = (rec.expires(), rec.reopen_iss());
             if new_expires != expires {
                 // RFC 9293 §3.10.7.4: a retransmitted FIN restarts the
-                // 2 MSL timeout; the old index entry is skipped at expiry.
+                // 2 MSL timeout; the index moves with it (one entry per
+                // record, however often the peer repeats its FIN).
+                self.tcp.time_wait_expiry.remove(&(expires, (local, remote)));
                 self.tcp.time_wait_expiry.insert((new_expires, (local, remote)));
             }
             match action {

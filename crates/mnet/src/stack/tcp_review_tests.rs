@@ -204,9 +204,51 @@ fn r2_syn_queue_counter_double_decrement_on_accept_overflow() {
     let s2 = raw_syn(&mut b, now, 1002, 200);
     let _s3 = raw_syn(&mut b, now, 1003, 300); // stays half-open
     assert_eq!(b.tcp.listeners.get(lh).unwrap().syn_queue, 2);
-    raw_ack(&mut b, now, 1002, 200, s2); // overflow -> reset
-    // Only 1003 is half-open now.
+    raw_ack(&mut b, now, 1002, 200, s2); // overflow: the ACK is dropped
+    // 1002 stays half-open beside 1003 (accept_queue_overflow).
+    assert_eq!(b.tcp.listeners.get(lh).unwrap().syn_queue, 2, "syn_queue drifted");
+    // Once 1001 is accepted, 1002's retransmitted ACK completes it: it
+    // leaves the SYN queue exactly once.
+    assert!(b.tcp_accept(lh).is_ok());
+    raw_ack(&mut b, now, 1002, 200, s2);
     assert_eq!(b.tcp.listeners.get(lh).unwrap().syn_queue, 1, "syn_queue drifted");
+}
+
+/// A full accept queue drops the handshake's last ACK instead of
+/// resetting (Linux's tcp_abort_on_overflow = 0): the child stays in
+/// SYN-RECEIVED, retransmits its SYN-ACK, and the peer's next ACK gets in
+/// once the application has accepted.
+#[test]
+fn accept_queue_overflow_keeps_the_child_for_the_peers_retry() {
+    let (mut b, lh) = b_with_listener(1);
+    let now = Instant::from_millis(1);
+    let s1 = raw_syn(&mut b, now, 1001, 100);
+    raw_ack(&mut b, now, 1001, 100, s1); // queued: the accept queue is full
+    let s2 = raw_syn(&mut b, now, 1002, 200);
+    let ack2 = tcp_from_peer(IP_B, MAC_B, 1002, 80, 201, Some(seq_u32(s2.seq).wrapping_add(1)), TcpFlags::ACK);
+    b.receive(now, &FrameMeta::PLAIN, &ack2);
+    let segs = tcp_segs(&drain(&mut b));
+    assert!(segs.is_empty(), "no reset, no reply: {segs:?}");
+    assert_eq!(b.stats().drops(crate::stats::Drop::TcpAcceptQueueFull), 1);
+    assert_eq!(b.tcp_connection_count(), 2, "the child is kept");
+    // The child retransmits its SYN-ACK (RFC 9293 §3.8.1) ...
+    let later = now + Duration::from_secs(3);
+    b.poll(later);
+    let segs = tcp_segs(&drain(&mut b));
+    assert!(
+        segs.iter()
+            .any(|s| s.dport == 1002 && s.flags.contains(TcpFlags::SYN | TcpFlags::ACK)),
+        "{segs:?}"
+    );
+    // ... the application accepts the first connection, and the peer's
+    // answer to the SYN-ACK completes the second.
+    let (_h1, p1) = b.tcp_accept(lh).unwrap();
+    assert_eq!(p1.port(), 1001);
+    b.receive(later, &FrameMeta::PLAIN, &ack2);
+    let segs = tcp_segs(&drain(&mut b));
+    assert!(segs.iter().all(|s| !s.flags.contains(TcpFlags::RST)), "{segs:?}");
+    let (_h2, p2) = b.tcp_accept(lh).expect("the retried handshake is accepted");
+    assert_eq!(p2.port(), 1002);
 }
 
 #[test]
@@ -261,33 +303,35 @@ fn r4_listener_closed_with_half_open_child_leaks_connection() {
     );
 }
 
-/// A and B connected via the stacks; A closes first -> A keeps a TIME_WAIT
-/// record. B's FIN is replayed (a retransmitted FIN, our last ACK was lost):
-/// the record's deadline restarts but the expiry index is not updated.
-#[test]
-fn r5_time_wait_record_leaks_after_retransmitted_fin() {
+/// Carry frames between A and B until both are quiet; B's frames are
+/// also appended to `log`.
+fn exchange(a: &mut Stack, b: &mut Stack, now: Instant, log: &mut Vec<Vec<u8>>) {
+    for _ in 0..1000 {
+        let fa = drain(a);
+        let fb = drain(b);
+        if fa.is_empty() && fb.is_empty() {
+            return;
+        }
+        for f in fa {
+            b.receive(now, &FrameMeta::PLAIN, &f);
+        }
+        for f in fb {
+            log.push(f.clone());
+            a.receive(now, &FrameMeta::PLAIN, &f);
+        }
+    }
+}
+
+/// A and B connected via the stacks; A closed first and keeps a TIME_WAIT
+/// record. Returns both stacks, B's FIN (to replay) and the time.
+fn time_wait_pair() -> (Stack, Stack, Vec<u8>, Instant) {
     let mut a = stack(MAC_A, IP_A, 1);
     let mut b = stack(MAC_B, IP_B, 2);
     let mut now = Instant::ZERO;
     a.poll(now);
     b.poll(now);
     let mut b_frames: Vec<Vec<u8>> = Vec::new();
-    let ex = |a: &mut Stack, b: &mut Stack, now: Instant, log: &mut Vec<Vec<u8>>| {
-        for _ in 0..1000 {
-            let fa = drain(a);
-            let fb = drain(b);
-            if fa.is_empty() && fb.is_empty() {
-                return;
-            }
-            for f in fa {
-                b.receive(now, &FrameMeta::PLAIN, &f);
-            }
-            for f in fb {
-                log.push(f.clone());
-                a.receive(now, &FrameMeta::PLAIN, &f);
-            }
-        }
-    };
+    let ex = exchange;
     ex(&mut a, &mut b, now, &mut b_frames);
     now = Instant::from_millis(1);
     let lh = b.tcp_listen(sa(IP_B, 80), 8).unwrap();
@@ -309,6 +353,15 @@ fn r5_time_wait_record_leaks_after_retransmitted_fin() {
         })
         .expect("B's FIN")
         .clone();
+    (a, b, fin, now)
+}
+
+/// A and B connected via the stacks; A closes first -> A keeps a TIME_WAIT
+/// record. B's FIN is replayed (a retransmitted FIN, our last ACK was lost):
+/// the record's deadline restarts but the expiry index is not updated.
+#[test]
+fn r5_time_wait_record_leaks_after_retransmitted_fin() {
+    let (mut a, mut b, fin, mut now) = time_wait_pair();
     // 10 s later the peer retransmits its FIN.
     now += Duration::from_secs(10);
     a.poll(now);
@@ -324,6 +377,21 @@ fn r5_time_wait_record_leaks_after_retransmitted_fin() {
     }
     std::println!("poll_at after: {:?}", a.tcp.poll_at());
     assert_eq!(a.tcp_time_wait_count(), 0, "TIME_WAIT record never expires");
+}
+
+/// Each retransmitted FIN restarts the record's 2 MSL: the expiry index
+/// keeps one entry per record, not one per FIN (a peer repeating its FIN
+/// must not grow it).
+#[test]
+fn time_wait_expiry_index_keeps_one_entry_per_record() {
+    let (mut a, _b, fin, mut now) = time_wait_pair();
+    for _ in 0..1000 {
+        now += Duration::from_millis(1);
+        a.receive(now, &FrameMeta::PLAIN, &fin);
+        drain(&mut a);
+    }
+    assert_eq!(a.tcp_time_wait_count(), 1);
+    assert_eq!(a.tcp.time_wait_expiry.len(), 1, "one index entry per record");
 }
 
 /// The transmit queue is full when a connection with nothing in flight
@@ -569,4 +637,108 @@ fn r10_huge_backlog_overflows_on_first_syn() {
     drain(&mut b);
     let _lh = b.tcp_listen(sa(IP_B, 80), usize::MAX).unwrap();
     let _ = raw_syn(&mut b, Instant::from_millis(1), 1001, 100);
+}
+
+/// A full TIME-WAIT table (Limits::tcp_time_wait) keeps no record for the
+/// next active close, like Linux's tcp_max_tw_buckets: the connection is
+/// freed all the same and the table stays at its bound.
+#[test]
+fn time_wait_table_full_drops_the_record_and_frees_the_connection() {
+    let mut cfg = crate::config::Config::new(MAC_A, [1; 32]).address(crate::wire::IpCidr::new(IpAddr::V4(IP_A), 24).unwrap());
+    cfg.limits.tcp_time_wait = 2;
+    let mut a = Stack::new(cfg, Instant::ZERO);
+    let mut b = stack(MAC_B, IP_B, 2);
+    let now = Instant::from_millis(1);
+    let mut log = Vec::new();
+    let lh = b.tcp_listen(sa(IP_B, 80), 8).unwrap();
+    for _ in 0..5 {
+        let ha = a.tcp_connect(now, sa(IP_B, 80)).unwrap();
+        exchange(&mut a, &mut b, now, &mut log);
+        let (hb, _) = b.tcp_accept(lh).unwrap();
+        a.tcp_close(now, ha);
+        exchange(&mut a, &mut b, now, &mut log);
+        b.tcp_close(now, hb);
+        exchange(&mut a, &mut b, now, &mut log);
+    }
+    assert_eq!(a.tcp_time_wait_count(), 2, "the table holds its bound");
+    assert_eq!(a.stats().drops(crate::stats::Drop::TcpTimeWaitFull), 3);
+    assert_eq!(
+        (a.tcp_connection_count(), b.tcp_connection_count()),
+        (0, 0),
+        "every connection is freed"
+    );
+    assert_eq!(a.tcp.time_wait_expiry.len(), 2);
+}
+
+/// A connection that reached CLOSED while the application still holds its
+/// handle no longer owns the 4-tuple: the client's next SYN from the same
+/// port (Linux reuses TIME-WAIT ports with tcp_tw_reuse) reaches the
+/// listener, instead of a reset that the client reports as "connection
+/// refused".
+#[test]
+fn syn_reusing_the_tuple_of_a_closed_but_held_connection_reaches_the_listener() {
+    let (mut b, lh) = b_with_listener(8);
+    let now = Instant::from_millis(1);
+    let s1 = raw_syn(&mut b, now, 1001, 100);
+    raw_ack(&mut b, now, 1001, 100, s1);
+    let (hb, _) = b.tcp_accept(lh).unwrap();
+    let their_ack = Some(seq_u32(s1.seq).wrapping_add(1));
+    b.receive(
+        now,
+        &FrameMeta::PLAIN,
+        &tcp_from_peer(IP_B, MAC_B, 1001, 80, 101, their_ack, TcpFlags::FIN | TcpFlags::ACK),
+    );
+    drain(&mut b);
+    // The application answers with its FIN and keeps the handle.
+    b.tcp_shutdown_write(now, hb).unwrap();
+    let fin = tcp_segs(&drain(&mut b))
+        .into_iter()
+        .find(|s| s.flags.contains(TcpFlags::FIN))
+        .expect("our FIN");
+    let fin_acked = Some(seq_u32(fin.seq).wrapping_add(1));
+    b.receive(
+        now,
+        &FrameMeta::PLAIN,
+        &tcp_from_peer(IP_B, MAC_B, 1001, 80, 102, fin_acked, TcpFlags::ACK),
+    );
+    drain(&mut b);
+    assert_eq!(b.tcp_unacked(hb), Ok(0), "the handle is still valid");
+    // Two seconds later the client connects again from the same port.
+    let later = now + Duration::from_secs(2);
+    let s2 = raw_syn(&mut b, later, 1001, 50_000);
+    assert_eq!(s2.flags, TcpFlags::SYN | TcpFlags::ACK, "{s2:?}");
+    raw_ack(&mut b, later, 1001, 50_000, s2);
+    let (h2, p2) = b.tcp_accept(lh).expect("the new incarnation is accepted");
+    assert_eq!(p2.port(), 1001);
+    // The old handle closes without disturbing the new connection.
+    b.tcp_close(later, hb);
+    assert_eq!(b.tcp_is_connected(h2), Ok(true));
+    assert_eq!(b.tcp_connection_count(), 1);
+}
+
+/// A child kept in SYN-RECEIVED for a full accept queue is bounded: when
+/// its SYN-ACK retransmissions run out (MAX_SYNACK_RETRIES) it is freed,
+/// without a reset.
+#[test]
+fn child_kept_for_a_full_accept_queue_is_freed_when_its_retries_run_out() {
+    let (mut b, _lh) = b_with_listener(1);
+    let mut now = Instant::from_millis(1);
+    let s1 = raw_syn(&mut b, now, 1001, 100);
+    raw_ack(&mut b, now, 1001, 100, s1); // the accept queue is full
+    let s2 = raw_syn(&mut b, now, 1002, 200);
+    raw_ack(&mut b, now, 1002, 200, s2); // dropped: the child stays
+    assert_eq!(b.tcp_connection_count(), 2);
+    let mut segs = Vec::new();
+    for _ in 0..600 {
+        now += Duration::from_secs(1);
+        b.poll(now);
+        segs.extend(tcp_segs(&drain(&mut b)));
+    }
+    assert_eq!(b.tcp_connection_count(), 1, "only the queued connection is left");
+    let synacks = segs.iter().filter(|s| s.dport == 1002 && s.flags.contains(TcpFlags::SYN)).count();
+    assert_eq!(synacks as u32, crate::tcp::MAX_SYNACK_RETRIES, "{segs:?}");
+    assert!(
+        segs.iter().all(|s| !(s.dport == 1002 && s.flags.contains(TcpFlags::RST))),
+        "{segs:?}"
+    );
 }

@@ -575,15 +575,31 @@ impl Connection {
         // return any pending RECEIVEs with same message, advance RCV.NXT
         // over the FIN, and send an acknowledgment for the FIN."
         self.fin_rcvd = true;
-        self.ack_now = true;
-        self.delack_at = None;
         match self.state {
             // "SYN-RECEIVED STATE, ESTABLISHED STATE: Enter the CLOSE-WAIT
             // state."
             State::SynReceived | State::Established => {
                 self.state = State::CloseWait;
+                // The acknowledgment may wait like any other (RFC 9293
+                // §3.8.6.3: "A TCP implementation SHOULD implement a
+                // delayed ACK ... the delay MUST be less than 0.5
+                // seconds"): an application that answers the end of the
+                // stream at once — its own FIN, a last reply — carries it,
+                // one segment instead of two (Linux does the same).
+                let by = now + self.cfg.delayed_ack;
+                self.delack_at = Some(self.delack_at.map_or(by, |t| t.min(by)));
                 SegmentOutcome::Ok
             }
+            _ => self.fin_ends_our_side(now),
+        }
+    }
+
+    /// The peer's FIN in FIN-WAIT-1, FIN-WAIT-2 (and, repeated, later):
+    /// acknowledged at once, it may end the connection.
+    fn fin_ends_our_side(&mut self, now: Instant) -> SegmentOutcome {
+        self.ack_now = true;
+        self.delack_at = None;
+        match self.state {
             // "FIN-WAIT-1 STATE: If our FIN has been ACKed (perhaps in this
             // segment), then enter TIME-WAIT, start the time-wait timer,
             // turn off the other timers; otherwise, enter the CLOSING

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::error::Error;
-use crate::tcp::{State, TimeWaitAction, TimerOutcome};
+use crate::tcp::{ACK_DELAY, State, TimeWaitAction, TimerOutcome};
 
 fn fin_of(v: &[Out]) -> &Out {
     v.iter().find(|s| s.has(TcpFlags::FIN)).expect("a FIN")
@@ -75,9 +75,10 @@ fn passive_close() {
     let mut c = client();
     feed(&mut c, t(20), &seg(SERVER_ISS + 1, Some(CLIENT_ISS + 1), TcpFlags::FIN, b"last"));
     assert_eq!(c.state(), State::CloseWait);
-    // "send an acknowledgment for the FIN" at once.
-    let ack = out(&mut c, t(20));
-    assert_eq!(ack[0].ack(), Some(SERVER_ISS + 6));
+    // "send an acknowledgment for the FIN" — after the delayed-ACK time
+    // at the latest, so that our answer can carry it.
+    assert!(out(&mut c, t(20)).is_empty(), "the ACK of the FIN waits");
+    assert_eq!(c.poll_at(), Some(t(20) + ACK_DELAY));
     let mut buf = [0u8; 8];
     assert_eq!(c.recv(&mut buf), Ok(4));
     assert_eq!(c.recv(&mut buf), Ok(0), "end of stream");
@@ -87,8 +88,10 @@ fn passive_close() {
     assert!(c.close(t(30)).is_none());
     assert_eq!(c.state(), State::LastAck);
     let v = out(&mut c, t(30));
+    assert_eq!(v.len(), 1, "one segment: the reply, our FIN and the ACK of theirs");
     let fin = fin_of(&v);
     assert_eq!((fin.seq(), fin.payload.as_slice()), (CLIENT_ISS + 1, &b"reply"[..]));
+    assert_eq!(fin.ack(), Some(SERVER_ISS + 6));
     // "LAST-ACK STATE: ... If our FIN is now acknowledged, delete the TCB,
     // enter the CLOSED state, and return."
     assert_eq!(
@@ -102,6 +105,26 @@ fn passive_close() {
     );
     assert_eq!(c.state(), State::Closed);
     assert_eq!(c.error(), None);
+}
+
+#[test]
+fn ack_of_a_fin_leaves_alone_when_the_application_is_silent() {
+    // RFC 9293 §3.8.6.3: the delayed ACK "MUST be less than 0.5 seconds".
+    let mut c = client();
+    feed(&mut c, t(20), &seg(SERVER_ISS + 1, Some(CLIENT_ISS + 1), TcpFlags::FIN, &[]));
+    assert_eq!(c.state(), State::CloseWait);
+    assert!(out(&mut c, t(20)).is_empty());
+    let at = c.poll_at().expect("the delayed-ACK timer");
+    assert!(at <= t(20) + ms(500), "{at:?}");
+    c.on_timer(at);
+    let ack = out(&mut c, at);
+    assert_eq!(ack.len(), 1);
+    assert_eq!((ack[0].flags(), ack[0].ack()), (TcpFlags::ACK, Some(SERVER_ISS + 2)));
+    // A retransmitted FIN (our ACK was lost) is answered at once.
+    feed(&mut c, t(900), &seg(SERVER_ISS + 1, Some(CLIENT_ISS + 1), TcpFlags::FIN, &[]));
+    let again = out(&mut c, t(900));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].ack(), Some(SERVER_ISS + 2));
 }
 
 #[test]
