@@ -747,7 +747,21 @@ mod tests {
             assert_eq!(first.mtu(), 1500);
             assert!(TapDevice::open(&tap).is_err(), "a second attach must fail");
             drop(first);
-            TapDevice::open(&tap).expect("reopen after close");
+            // Other tests of this binary start processes meanwhile: between
+            // its fork and exec a child holds a copy of every descriptor,
+            // ours too (O_CLOEXEC closes it only at exec), and the tap
+            // stays busy for that moment. Reopening must succeed once it
+            // has passed.
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            loop {
+                match TapDevice::open(&tap) {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::ResourceBusy && std::time::Instant::now() < end => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(e) => panic!("reopen after close: {e}"),
+                }
+            }
             // A non-tap interface is refused, not reconfigured.
             assert!(TapDevice::open("lo").is_err());
         })
