@@ -15,8 +15,8 @@
 //! runs untimed. CI builds them (clippy --all-targets) but does not run them.
 
 use std::hint::black_box;
-use std::task::Poll;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::task::Poll;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
