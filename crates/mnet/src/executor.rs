@@ -5,6 +5,14 @@
 //! It is single-threaded: tasks need not be `Send`. The socket handles do
 //! not depend on it; under tokio they work the same.
 //!
+//! A round costs what was woken, not what is alive: each task has a slot
+//! (reused after it finishes, through a free list), and a waker — `Send`
+//! and `Sync`, it may fire on another thread — sets its slot's bit in a
+//! two-level bitmap (64 words of 64 bits under one summary word, per 4,096
+//! slots). A round reads one summary word per 4,096 tasks and visits only
+//! the set bits, so 10,000 idle connections beside a busy one cost nothing
+//! per round. Wakes and polls allocate nothing (`tests/no_alloc.rs`).
+//!
 //! ```
 //! use mnet::executor::Executor;
 //! let mut ex = Executor::new();
