@@ -174,9 +174,8 @@ impl Slots {
     }
 
     fn free_slot(&mut self, index: usize) {
-        if let Some(slot) = self.tasks.get_mut(index) {
-            // Dropping the future may spawn or wake: nothing is borrowed.
-            drop(slot.take());
+        // Dropping the future may spawn or wake: nothing is borrowed.
+        if self.tasks.get_mut(index).and_then(Option::take).is_some() {
             self.live -= 1;
             // Slot indices fit in u32: `insert` never makes more.
             self.free.push(index as u32);
