@@ -1,6 +1,7 @@
 //! Microbenchmarks of the hot paths (issue 6): the Internet checksum,
 //! header parse and emit of a full-sized TCP/IPv4/Ethernet frame, TCP
-//! receive of an in-order segment, and TCP send of a full window.
+//! receive of an in-order segment, TCP send of a full window, and one
+//! executor round with many idle tasks beside one busy one.
 //!
 //! ```text
 //! cargo bench -p mnet --bench hot_paths            # all
@@ -15,9 +16,11 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::task::Poll;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mnet::executor::Executor;
 use mnet::link::FrameMeta;
 use mnet::slab::Handle as TcpHandle;
 use mnet::stack::Stack;
@@ -343,5 +346,48 @@ fn tcp_send(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, checksums, headers, tcp_receive, tcp_send);
+/// Pending `n` times (waking itself each time), then ready.
+fn yield_times(n: u64) -> impl Future<Output = ()> {
+    let mut left = n;
+    std::future::poll_fn(move |cx| {
+        if left == 0 {
+            return Poll::Ready(());
+        }
+        left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+}
+
+/// One executor round (`block_on`'s loop: main polled, woken tasks
+/// polled) with `idle` tasks that never wake (an echo task per idle
+/// connection) and one task that wakes itself every round.
+fn executor_round(c: &mut Criterion) {
+    let mut g = c.benchmark_group("executor");
+    for idle in [0usize, 10_000] {
+        let mut ex = Executor::new();
+        let spawner = ex.spawner();
+        for _ in 0..idle {
+            spawner.spawn(std::future::pending::<()>());
+        }
+        spawner.spawn(async {
+            loop {
+                yield_times(1).await;
+            }
+        });
+        // Warm-up: the first round polls every new task once.
+        ex.block_on_local(yield_times(2));
+        assert_eq!(ex.task_count(), idle + 1);
+        g.bench_function(format!("round_{idle}_idle_1_woken"), |bench| {
+            bench.iter_custom(|iters| {
+                let t0 = StdInstant::now();
+                ex.block_on_local(yield_times(iters));
+                t0.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, checksums, headers, tcp_receive, tcp_send, executor_round);
 criterion_main!(benches);
