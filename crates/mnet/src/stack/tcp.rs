@@ -62,7 +62,8 @@ struct TcpSock {
     blocked: bool,
     /// Counted in its listener's SYN queue.
     in_syn_queue: bool,
-    /// In `TcpTable::ack_batch`: an ACK waits for the end of the batch.
+    /// In `TcpTable::ack_batch`: an ACK (or a corked tail) waits for the
+    /// end of the batch.
     ack_queued: bool,
 }
 
@@ -94,7 +95,8 @@ pub(crate) struct TcpTable {
     /// Connections waiting for room in the transmit queue.
     blocked: VecDeque<Handle>,
     /// Connections whose ACK waits for the end of the receive batch
-    /// ([`Connection::set_ack_per_batch`]); the `ack_queued` flag bounds
+    /// ([`Connection::set_ack_per_batch`]), or whose tail was corked while
+    /// the batch was held ([`Connection::set_cork_round`]); the `ack_queued` flag bounds
     /// it by the connection count.
     ack_batch: alloc::vec::Vec<Handle>,
     /// [`Stack::hold_receive_batch`]: the batch ends at
@@ -360,11 +362,20 @@ impl Stack {
         sock.conn.set_tso_max(self.tcp_tso_max(remote.ip()));
         let seg_size = sock.conn.tso_segment_size();
         let mut refused = false;
+        // A held batch is the host loop's round: what is queued now
+        // reaches the device at its end (`Connection::corks_tail`).
+        let round = self.tcp.hold_batch;
+        sock.conn.set_cork_round(round);
         sock.conn.poll_transmit(now, &mut |repr, ect| {
             let ok = self.tcp_emit_sized(now, local, remote, repr, ect, seg_size);
             refused |= !ok;
             ok
         });
+        if round && !sock.ack_queued && sock.conn.has_unsent() {
+            // Asked again, without the cork, when the round ends.
+            sock.ack_queued = true;
+            self.tcp.ack_batch.push(h);
+        }
         if refused && !sock.blocked {
             // Back-pressure: serviced again when the device drains the
             // queue (the flag bounds the list by the connection count).
@@ -510,7 +521,7 @@ impl Stack {
         for &h in &batch {
             let Some(sock) = self.tcp.conns.get_mut(h) else { continue };
             sock.ack_queued = false;
-            if sock.conn.end_receive_batch() {
+            if sock.conn.end_receive_batch() | sock.conn.has_unsent() {
                 self.tcp_service(now, h);
             }
         }

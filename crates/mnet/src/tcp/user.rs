@@ -28,6 +28,7 @@ impl Connection {
             return Ok(0);
         }
         let n = self.send.write(data);
+        self.writer_waits = n < data.len();
         if n == 0 {
             return Err(Error::WouldBlock);
         }
@@ -50,10 +51,13 @@ impl Connection {
         if max == 0 {
             return Ok(0);
         }
-        if self.send.space() == 0 {
+        let room = self.send.space();
+        if room == 0 {
+            self.writer_waits = true;
             return Err(Error::WouldBlock);
         }
         let n = self.send.write_with(max, fill);
+        self.writer_waits = room < max && n == room;
         if n > 0 {
             self.release_at = None;
         }
