@@ -112,7 +112,7 @@ fn windows_of(frames: &[vec::Vec<u8>]) -> vec::Vec<(u32, u16)> {
         .filter_map(|f| {
             let ip = Ipv4Packet::new_checked(&f[14..]).ok()?;
             let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-            Some((tcp.ack_number().0 as u32, tcp.window_len()))
+            Some((tcp.ack_number().0, tcp.window_len()))
         })
         .collect()
 }
@@ -259,4 +259,35 @@ fn the_executor_round_sends_one_ack_per_batch_and_read() {
     net.poll_device_until_flush(now, &mut dev);
     let end = end + 2 * SEG as u32;
     assert_eq!(windows_of(&dev.sent), [(end, 65_535 - 2 * SEG as u16)]);
+}
+
+/// Payload lengths of every TCP segment `b` queued.
+fn payload_lens(b: &mut Stack) -> vec::Vec<usize> {
+    use crate::wire::{Ipv4Packet, TcpPacket};
+    drain(b)
+        .iter()
+        .filter_map(|f| {
+            let ip = Ipv4Packet::new_checked(&f[14..]).ok()?;
+            let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+            Some(tcp.payload().len())
+        })
+        .collect()
+}
+
+#[test]
+fn a_tail_corked_in_a_held_batch_leaves_when_the_batch_ends() {
+    let now = Instant::ZERO + Duration::from_millis(1);
+    let (mut b, iss, h) = accepted(now);
+    // Without a device that segments, a burst is one MSS (1460 here).
+    b.hold_receive_batch();
+    assert_eq!(b.tcp_send(now, h, &[7u8; 2_500]), Ok(2_500));
+    assert_eq!(payload_lens(&mut b), [1_460], "the short tail waits for the round's end");
+    b.end_receive_batch();
+    assert_eq!(payload_lens(&mut b), [1_040]);
+    // The peer acknowledges both.
+    let a = tcp_data_from_peer(IP_B, MAC_B, (PORT, 80), PEER_ISN + 1, Some(iss + 1 + 2_500), TcpFlags::ACK, &[]);
+    b.receive(now, &FrameMeta::PLAIN, &a);
+    // Outside a held batch the same write leaves whole at once.
+    assert_eq!(b.tcp_send(now, h, &[8u8; 2_500]), Ok(2_500));
+    assert_eq!(payload_lens(&mut b), [1_460, 1_040]);
 }
