@@ -533,7 +533,16 @@ async fn send_blocks(shared: &RefCell<Streams>, index: usize, stream: &mut TcpSt
         }
         let mut rest = block;
         while !rest.is_empty() {
-            match unless_stopped(shared, index, stream.write(rest)).await {
+            // Written in place (`write_with`): the block goes straight into
+            // the send buffer, as `mnet source` does.
+            let fill = |space: &mut [u8]| {
+                let n = space.len().min(rest.len());
+                if let (Some(dst), Some(src)) = (space.get_mut(..n), rest.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                n
+            };
+            match unless_stopped(shared, index, stream.write_with(rest.len(), fill)).await {
                 None => return None,
                 Some(Ok(n)) => {
                     rest = rest.get(n..).unwrap_or_default();

@@ -22,7 +22,7 @@ impl<D: Device> Interface<D> {
 
 impl<D: Device> Driver for Interface<D> {
     fn drive(&mut self, now: Instant) -> bool {
-        self.net.poll_device(now, &mut self.device)
+        self.net.poll_device_until_flush(now, &mut self.device)
     }
 
     fn flush(&mut self, _now: Instant) -> bool {

@@ -142,8 +142,29 @@ impl Net {
     /// engine, run due timers, and hand queued frames to the device.
     /// Returns whether any frame moved.
     pub fn poll_device<D: Device + ?Sized>(&self, now: Instant, device: &mut D) -> bool {
+        self.poll_device_by(now, device, false)
+    }
+
+    /// [`Net::poll_device`] for a loop that polls its tasks next and then
+    /// calls [`Net::flush_device`] in the same round (the executor's
+    /// round, `socket::Interface`): the ACKs that the frames read here owe
+    /// wait for that flush, after the application read the data, and
+    /// carry the window its reads opened (see
+    /// [`Stack::hold_receive_batch`]). A batch that an earlier round left
+    /// open (no flush followed) ends first.
+    pub fn poll_device_until_flush<D: Device + ?Sized>(&self, now: Instant, device: &mut D) -> bool {
+        self.poll_device_by(now, device, true)
+    }
+
+    fn poll_device_by<D: Device + ?Sized>(&self, now: Instant, device: &mut D, hold: bool) -> bool {
         self.lock(|inner| {
             let stack = &mut inner.stack;
+            if hold {
+                if stack.receive_batch_held() {
+                    stack.end_receive_batch();
+                }
+                stack.hold_receive_batch();
+            }
             let received = device.receive_batch(&mut |meta, frame| stack.receive(now, meta, frame));
             stack.poll(now);
             let sent = stack.transmit(&mut |meta, frame| device.transmit(meta, frame).is_ok());
@@ -155,10 +176,14 @@ impl Net {
     }
 
     /// Hand queued frames to `device` without reading from it (what tasks
-    /// queued since the last [`Net::poll_device`]). Returns whether any
-    /// frame moved.
+    /// queued since the last [`Net::poll_device`]), after ending a receive
+    /// batch that [`Net::poll_device_until_flush`] held open. Returns
+    /// whether any frame moved.
     pub fn flush_device<D: Device + ?Sized>(&self, device: &mut D) -> bool {
         self.lock(|inner| {
+            if inner.stack.receive_batch_held() {
+                inner.stack.end_receive_batch();
+            }
             if inner.stack.tx_pending() == 0 {
                 return false;
             }

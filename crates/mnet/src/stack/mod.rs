@@ -394,10 +394,13 @@ impl Stack {
     /// It also ends a receive batch: the frames given to
     /// [`Stack::receive`] since the last call owe at most one ACK per
     /// connection, sent now (or by [`Stack::transmit`], whichever runs
-    /// first).
+    /// first) — unless [`Stack::hold_receive_batch`] keeps the batch open
+    /// until [`Stack::end_receive_batch`].
     pub fn poll(&mut self, now: Instant) {
         self.now = now;
-        self.tcp_end_receive_batch(now);
+        if !self.tcp.batch_held() {
+            self.tcp_end_receive_batch(now);
+        }
         self.poll_neighbors(now);
         self.poll_reassembly(now);
         self.poll_announcements(now);
@@ -428,12 +431,11 @@ impl Stack {
 
     /// Hand queued frames to `sink` in order; `sink` returns `false` when
     /// the device is full (back-pressure: the frame stays queued).
-    /// Returns how many frames the device took.
+    /// Returns how many frames the device took. Like [`Stack::poll`], it
+    /// ends a receive batch that is not held.
     pub fn transmit(&mut self, sink: &mut dyn FnMut(&FrameMeta, &[u8]) -> bool) -> usize {
-        if self.tcp.acks_pending() {
-            let now = self.now;
-            self.tcp_end_receive_batch(now);
-            self.drain_loopback(now);
+        if self.tcp.acks_pending() && !self.tcp.batch_held() {
+            self.end_receive_batch();
         }
         let mut sent = 0;
         while let Some(f) = self.tx.pop_front() {

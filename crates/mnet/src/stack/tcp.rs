@@ -62,7 +62,8 @@ struct TcpSock {
     blocked: bool,
     /// Counted in its listener's SYN queue.
     in_syn_queue: bool,
-    /// In `TcpTable::ack_batch`: an ACK waits for the end of the batch.
+    /// In `TcpTable::ack_batch`: an ACK (or a corked tail) waits for the
+    /// end of the batch.
     ack_queued: bool,
 }
 
@@ -94,9 +95,13 @@ pub(crate) struct TcpTable {
     /// Connections waiting for room in the transmit queue.
     blocked: VecDeque<Handle>,
     /// Connections whose ACK waits for the end of the receive batch
-    /// ([`Connection::set_ack_per_batch`]); the `ack_queued` flag bounds
+    /// ([`Connection::set_ack_per_batch`]), or whose tail was corked while
+    /// the batch was held ([`Connection::set_cork_round`]); the `ack_queued` flag bounds
     /// it by the connection count.
     ack_batch: alloc::vec::Vec<Handle>,
+    /// [`Stack::hold_receive_batch`]: the batch ends at
+    /// [`Stack::end_receive_batch`] only.
+    hold_batch: bool,
     isn_secret: [u8; 16],
     cookie_secret: [u8; 16],
     challenge_acks: TokenBucket,
@@ -126,6 +131,7 @@ impl TcpTable {
             timers: BTreeSet::new(),
             blocked: VecDeque::new(),
             ack_batch: alloc::vec::Vec::new(),
+            hold_batch: false,
             isn_secret,
             cookie_secret,
             challenge_acks: TokenBucket::new(CHALLENGE_ACK_RATE, CHALLENGE_ACK_BURST),
@@ -139,6 +145,11 @@ impl TcpTable {
     /// ACKs wait for the end of the receive batch ([`Stack::poll`]).
     pub fn acks_pending(&self) -> bool {
         !self.ack_batch.is_empty()
+    }
+
+    /// The receive batch stays open until [`Stack::end_receive_batch`].
+    pub fn batch_held(&self) -> bool {
+        self.hold_batch
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
@@ -351,11 +362,20 @@ impl Stack {
         sock.conn.set_tso_max(self.tcp_tso_max(remote.ip()));
         let seg_size = sock.conn.tso_segment_size();
         let mut refused = false;
+        // A held batch is the host loop's round: what is queued now
+        // reaches the device at its end (`Connection::corks_tail`).
+        let round = self.tcp.hold_batch;
+        sock.conn.set_cork_round(round);
         sock.conn.poll_transmit(now, &mut |repr, ect| {
             let ok = self.tcp_emit_sized(now, local, remote, repr, ect, seg_size);
             refused |= !ok;
             ok
         });
+        if round && !sock.ack_queued && sock.conn.has_unsent() {
+            // Asked again, without the cork, when the round ends.
+            sock.ack_queued = true;
+            self.tcp.ack_batch.push(h);
+        }
         if refused && !sock.blocked {
             // Back-pressure: serviced again when the device drains the
             // queue (the flag bounds the list by the connection count).
@@ -457,6 +477,43 @@ impl Stack {
         }
     }
 
+    /// Keep the receive batch open across [`Stack::poll`] and
+    /// [`Stack::transmit`] until [`Stack::end_receive_batch`], for a host
+    /// loop that runs the application between reading the device and a
+    /// last transmit (the executor's round: drive, tasks, flush). The
+    /// ACK a batch owes then leaves once, after the application read the
+    /// data, carrying the window its reads opened; a window update that a
+    /// read makes due while the batch is held joins that ACK instead of
+    /// leaving on its own.
+    ///
+    /// RFC 1122 §4.2.3.2: "A delayed ACK gives the application an
+    /// opportunity to update the window and perhaps to send an immediate
+    /// response." RFC 9293 §3.8.6.3 bounds the delay: "an ACK SHOULD be
+    /// generated for at least every second full-sized segment or 2*RMSS
+    /// bytes of new data ... and MUST be generated within 500 ms of the
+    /// arrival of the first unacknowledged packet (MUST-40)". The batch
+    /// is held for one round of the loop (microseconds: the tasks that
+    /// were woken run once); the caller must end it in the same round,
+    /// and the delayed-ACK timer stays armed as the bound regardless.
+    /// Immediate ACKs (out of order, duplicates, FIN) never wait.
+    pub fn hold_receive_batch(&mut self) {
+        self.tcp.hold_batch = true;
+    }
+
+    /// Whether [`Stack::hold_receive_batch`] holds the batch open.
+    pub fn receive_batch_held(&self) -> bool {
+        self.tcp.hold_batch
+    }
+
+    /// End the receive batch (held or not): every connection that owes an
+    /// ACK for it queues one now (see [`Stack::hold_receive_batch`]).
+    pub fn end_receive_batch(&mut self) {
+        self.tcp.hold_batch = false;
+        let now = self.now;
+        self.tcp_end_receive_batch(now);
+        self.drain_loopback(now);
+    }
+
     /// The receive batch is over: send the ACKs that waited for its end,
     /// one per connection (see [`Connection::set_ack_per_batch`]).
     pub(super) fn tcp_end_receive_batch(&mut self, now: Instant) {
@@ -464,7 +521,7 @@ impl Stack {
         for &h in &batch {
             let Some(sock) = self.tcp.conns.get_mut(h) else { continue };
             sock.ack_queued = false;
-            if sock.conn.end_receive_batch() {
+            if sock.conn.end_receive_batch() | sock.conn.has_unsent() {
                 self.tcp_service(now, h);
             }
         }
@@ -886,7 +943,14 @@ impl Stack {
 
     fn tcp_recv_by(&mut self, now: Instant, h: Handle, read: impl FnOnce(&mut Connection) -> Result<usize>) -> Result<usize> {
         self.now = now;
-        let n = read(&mut self.tcp_sock(h)?.conn)?;
+        let sock = self.tcp.conns.get_mut(h).ok_or(Error::SocketClosed)?;
+        let n = read(&mut sock.conn)?;
+        // A window update the read made due joins the held batch's ACK
+        // (see `Stack::hold_receive_batch`).
+        if self.tcp.hold_batch && sock.conn.hold_ack_for_batch_end() && !sock.ack_queued {
+            sock.ack_queued = true;
+            self.tcp.ack_batch.push(h);
+        }
         // Reading may open the window: let the connection say so.
         self.tcp_service(now, h);
         self.drain_loopback(now);

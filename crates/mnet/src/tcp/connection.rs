@@ -201,6 +201,13 @@ pub struct Connection {
     /// The end of the last segment sent shorter than the MSS (Minshall's
     /// Nagle variant).
     pub(super) last_small_end: u64,
+    /// The last SEND was cut short by the full send buffer: the writer
+    /// has more and writes again once an ACK makes room (the cork in
+    /// `new_data`).
+    pub(super) writer_waits: bool,
+    /// The stack's round is open: queued frames reach the device only at
+    /// its end (`Connection::set_cork_round`).
+    pub(super) cork_round: bool,
     /// The user shut down writing: a FIN follows the queued data.
     pub(super) fin_queued: bool,
     /// Where that FIN sits (the data end when it was queued; no data can
@@ -406,6 +413,8 @@ impl Connection {
             snd_wscale: 0,
             send: SendBuffer::new(SEND_BUFFER_INITIAL, cfg.send_buffer_max),
             last_small_end: 0,
+            writer_waits: false,
+            cork_round: false,
             fin_queued: false,
             fin_offset: 0,
             irs: TcpSeqNumber(0),

@@ -460,6 +460,9 @@ impl Connection {
         // holds the next small one back, so a write that is not a multiple
         // of the MSS does not wait a round trip for its tail.
         let nagle_ok = !self.cfg.nagle || self.last_small_end <= self.snd_una || fin_pending;
+        if self.cfg.nagle && !fin_pending && !self.force_send && self.corks_tail(len, unsent, mss) {
+            return None;
+        }
         let ok = len >= mss || (nagle_ok && (len == unsent || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2))) || self.force_send;
         if !ok {
             return None;
@@ -482,6 +485,61 @@ impl Connection {
             retransmit: false,
             rescue: false,
         })
+    }
+
+    /// Whether the tail of the queued data — `len` octets, all that is
+    /// unsent, shorter than a full burst — waits for the writer's next
+    /// bytes instead of leaving as a short segment of its own.
+    ///
+    /// Nagle's rule, stretched to a burst: RFC 9293 §3.7.4: "If there is
+    /// unacknowledged data (i.e., SND.NXT > SND.UNA), then the sending TCP
+    /// endpoint buffers all user data (regardless of the PSH bit) until
+    /// the outstanding data has been acknowledged or until the TCP
+    /// endpoint can send a full-sized segment". With segmentation offload
+    /// the full-sized unit is the burst (`new_data_burst`): a writer that
+    /// streams 64 KiB writes against 45-MSS bursts would otherwise send a
+    /// short extra frame every few writes, each a device write and an
+    /// ACK's worth of work at the receiver. Linux holds such tails too
+    /// ("autocork": while earlier data of the socket is still queued
+    /// below TCP).
+    ///
+    /// Held only while at least a full burst is in flight (its ACK comes
+    /// promptly, RFC 9293 §3.8.6.3: "at least every second full-sized
+    /// segment"; below that the tail leaves, so the pipe never drains
+    /// because of it), and one of:
+    /// - the stack's round is open ([`Connection::set_cork_round`]): what
+    ///   was queued before reaches the device only at the round's end,
+    ///   when the stack asks again without the cork — autocork's own
+    ///   condition; a writer that writes again in the round merges the
+    ///   tail into a full burst, and a message's end leaves at the round's
+    ///   end, microseconds later;
+    /// - the last SEND was cut short by the full send buffer: the writer
+    ///   has more bytes than fit, so this tail is not a message's end; the
+    ///   ACK that makes room lets the writer merge it.
+    ///
+    /// Never while duplicate ACKs arrive or loss is being repaired: then
+    /// every new segment is worth its duplicate ACK (RFC 3042, limited
+    /// transmit) and the ACK clock is not to be trusted. The caller checks
+    /// that Nagle is on (TCP_NODELAY never waits) and that no FIN follows.
+    fn corks_tail(&self, len: u64, unsent: u64, mss: u64) -> bool {
+        if self.dupacks > 0 || self.recovery.is_some() {
+            return false;
+        }
+        let burst = self.new_data_burst(u64::MAX, mss);
+        let in_flight = self.snd_nxt.saturating_sub(self.snd_una);
+        (self.writer_waits || self.cork_round) && len == unsent && len < burst && in_flight >= burst
+    }
+
+    /// While the stack's round is open (see [`Connection::corks_tail`]),
+    /// new data shorter than a full burst may wait for more from the
+    /// writer; the stack clears this and asks again when the round ends.
+    pub fn set_cork_round(&mut self, on: bool) {
+        self.cork_round = on;
+    }
+
+    /// Data is queued that has not been sent yet.
+    pub fn has_unsent(&self) -> bool {
+        self.data_end() > self.snd_nxt
     }
 
     /// Builds and emits one data segment; false if the device is full.

@@ -28,6 +28,7 @@ impl Connection {
             return Ok(0);
         }
         let n = self.send.write(data);
+        self.writer_waits = n < data.len();
         if n == 0 {
             return Err(Error::WouldBlock);
         }
@@ -50,10 +51,13 @@ impl Connection {
         if max == 0 {
             return Ok(0);
         }
-        if self.send.space() == 0 {
+        let room = self.send.space();
+        if room == 0 {
+            self.writer_waits = true;
             return Err(Error::WouldBlock);
         }
         let n = self.send.write_with(max, fill);
+        self.writer_waits = room < max && n == room;
         if n > 0 {
             self.release_at = None;
         }
@@ -234,7 +238,9 @@ impl Connection {
     /// every second full-sized segment: the owed ACK waits until
     /// [`Connection::end_receive_batch`]. Immediate ACKs (out of order,
     /// gap fill, duplicate, FIN, ECN-Echo, window update, challenge) and
-    /// ACKs carried by data still leave at once.
+    /// ACKs carried by data still leave at once (a window update joins
+    /// the batch's ACK while the stack holds the batch: see
+    /// [`Connection::hold_ack_for_batch_end`]).
     ///
     /// RFC 9293 §3.8.6.3: "an ACK SHOULD be generated for at least every
     /// second full-sized segment or 2*RMSS bytes of new data (where RMSS
@@ -268,6 +274,19 @@ impl Connection {
             self.ack_now = true;
         }
         self.ack_owed
+    }
+
+    /// While the stack holds the receive batch open past the application's
+    /// reads (`Stack::hold_receive_batch`): an ACK made due at once — a
+    /// window update after a read — waits for the batch's end instead, so
+    /// the batch's ACK and the window update leave as one segment.
+    /// Returns whether an ACK now waits for the batch's end.
+    pub fn hold_ack_for_batch_end(&mut self) -> bool {
+        if self.ack_per_batch && self.ack_now {
+            self.ack_now = false;
+            self.ack_owed = true;
+        }
+        self.ack_waits_for_batch_end()
     }
 
     /// An ACK is owed that waits for [`Connection::end_receive_batch`].

@@ -2,6 +2,7 @@
 //! out, at virtual times. Each test quotes the rule it checks.
 
 mod close;
+mod cork;
 mod flow;
 mod handshake;
 mod loopback;
