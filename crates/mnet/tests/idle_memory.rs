@@ -24,9 +24,15 @@ use mnet::stack::Stack;
 use mnet::wire::{EthernetAddress, IpCidr};
 use mnet::{Config, Duration, Error, Instant};
 
+/// Live allocations are also counted by size class (16-byte steps up to
+/// [`HISTOGRAM_MAX`], one bucket beyond), for the breakdown the test prints.
+const HISTOGRAM_MAX: usize = 8192;
+const BUCKETS: usize = HISTOGRAM_MAX / 16 + 1;
+
 thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
     static PEAK: Cell<i64> = const { Cell::new(0) };
+    static BY_SIZE: [Cell<i64>; BUCKETS] = const { [const { Cell::new(0) }; BUCKETS] };
 }
 
 fn add(bytes: i64) {
@@ -35,6 +41,19 @@ fn add(bytes: i64) {
         l.set(v);
         let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
     });
+}
+
+fn bucket(size: usize) -> usize {
+    size.div_ceil(16).min(BUCKETS - 1)
+}
+
+/// One more (`count` 1) or one fewer (-1) live allocation of `size` bytes.
+fn count(size: usize, count: i64) {
+    let _ = BY_SIZE.try_with(|h| h[bucket(size)].set(h[bucket(size)].get() + count));
+}
+
+fn histogram() -> Vec<i64> {
+    BY_SIZE.with(|h| h.iter().map(Cell::get).collect())
 }
 
 /// `System`, keeping this thread's live heap bytes.
@@ -46,24 +65,29 @@ struct CountingAlloc;
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         add(layout.size() as i64);
+        count(layout.size(), 1);
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         add(layout.size() as i64);
+        count(layout.size(), 1);
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         add(new_size as i64 - layout.size() as i64);
+        count(layout.size(), -1);
+        count(new_size, 1);
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         add(-(layout.size() as i64));
+        count(layout.size(), -1);
         // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -129,6 +153,7 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
     exchange(&mut a, &mut b, now);
 
     let before = LIVE.with(Cell::get);
+    let histogram_before = histogram();
     PEAK.with(|p| p.set(before));
     let mut ends = Vec::with_capacity(CONNECTIONS);
     let hello = [0x42u8; 100];
@@ -158,6 +183,7 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
         exchange(&mut a, &mut b, t);
     }
     let after = LIVE.with(Cell::get);
+    let histogram_after = histogram();
     let peak = PEAK.with(Cell::get);
     assert_eq!(a.tcp_connection_count(), CONNECTIONS);
     assert_eq!(b.tcp_connection_count(), CONNECTIONS);
@@ -168,6 +194,22 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
          (peak while opening: {peak_per_end} bytes per end); goal {GOAL}",
         after - before
     );
+    // The breakdown: live allocations the connections added, by size
+    // class (allocations per connection end, in hundredths).
+    for (i, (b, a)) in histogram_before.iter().zip(&histogram_after).enumerate() {
+        let added = a - b;
+        if added.abs() >= (CONNECTIONS as i64) / 100 {
+            let size = if i == BUCKETS - 1 {
+                format!(">{HISTOGRAM_MAX}")
+            } else {
+                format!("{}..={}", (i * 16).saturating_sub(15), i * 16)
+            };
+            println!(
+                "  {size:>12} bytes: {added:>7} live allocations, {:.2} per end",
+                added as f64 / (2 * CONNECTIONS) as f64
+            );
+        }
+    }
     assert!(per_end <= GOAL, "an idle connection end costs {per_end} bytes (goal {GOAL})");
     drop(ends);
 }

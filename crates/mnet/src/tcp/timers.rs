@@ -107,6 +107,17 @@ impl Connection {
             self.send.release();
             self.recv.release();
             self.scratch = alloc::vec::Vec::new();
+            // What loss recovery left allocated (an emptied map keeps a
+            // node, a cleared deque its capacity).
+            if self.scoreboard.is_empty() {
+                self.scoreboard.clear();
+            }
+            if self.rtx_log.is_empty() {
+                self.rtx_log = alloc::collections::VecDeque::new();
+            }
+            if self.relost.is_empty() {
+                self.relost = alloc::collections::VecDeque::new();
+            }
         }
         TimerOutcome::Ok
     }
