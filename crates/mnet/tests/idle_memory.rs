@@ -11,87 +11,16 @@
 //! Every connection has two ends (A's and B's); the cost of one end
 //! includes its share of the tables (4-tuple hash, timers, port counts).
 //!
-//! The counters are per thread, so the harness's other threads cannot
-//! disturb them. The library forbids `unsafe`; this test needs it for
-//! `GlobalAlloc` only.
+//! The counters (`mnet_testnet::counting_alloc`) are per thread, so the
+//! harness's other threads cannot disturb them.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mnet::link::FrameMeta;
 use mnet::stack::Stack;
 use mnet::wire::{EthernetAddress, IpCidr};
 use mnet::{Config, Duration, Error, Instant};
-
-/// Live allocations are also counted by size class (16-byte steps up to
-/// [`HISTOGRAM_MAX`], one bucket beyond), for the breakdown the test prints.
-const HISTOGRAM_MAX: usize = 8192;
-const BUCKETS: usize = HISTOGRAM_MAX / 16 + 1;
-
-thread_local! {
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-    static BY_SIZE: [Cell<i64>; BUCKETS] = const { [const { Cell::new(0) }; BUCKETS] };
-}
-
-fn add(bytes: i64) {
-    let _ = LIVE.try_with(|l| {
-        let v = l.get() + bytes;
-        l.set(v);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
-    });
-}
-
-fn bucket(size: usize) -> usize {
-    size.div_ceil(16).min(BUCKETS - 1)
-}
-
-/// One more (`count` 1) or one fewer (-1) live allocation of `size` bytes.
-fn count(size: usize, count: i64) {
-    let _ = BY_SIZE.try_with(|h| h[bucket(size)].set(h[bucket(size)].get() + count));
-}
-
-fn histogram() -> Vec<i64> {
-    BY_SIZE.with(|h| h.iter().map(Cell::get).collect())
-}
-
-/// `System`, keeping this thread's live heap bytes.
-struct CountingAlloc;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which
-// implements `GlobalAlloc` correctly; the bookkeeping touches only
-// const-initialised thread-locals and never allocates.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as i64);
-        count(layout.size(), 1);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as i64);
-        count(layout.size(), 1);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(new_size as i64 - layout.size() as i64);
-        count(layout.size(), -1);
-        count(new_size, 1);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add(-(layout.size() as i64));
-        count(layout.size(), -1);
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use mnet_testnet::counting_alloc::{self, CountingAlloc};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -152,9 +81,7 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
     b.tcp_abort(now, warm_b);
     exchange(&mut a, &mut b, now);
 
-    let before = LIVE.with(Cell::get);
-    let histogram_before = histogram();
-    PEAK.with(|p| p.set(before));
+    let before = counting_alloc::snapshot();
     let mut ends = Vec::with_capacity(CONNECTIONS);
     let hello = [0x42u8; 100];
     let mut buf = [0u8; 256];
@@ -182,34 +109,20 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
         b.poll(t);
         exchange(&mut a, &mut b, t);
     }
-    let after = LIVE.with(Cell::get);
-    let histogram_after = histogram();
-    let peak = PEAK.with(Cell::get);
+    let peak = counting_alloc::peak();
+    let after = counting_alloc::snapshot();
     assert_eq!(a.tcp_connection_count(), CONNECTIONS);
     assert_eq!(b.tcp_connection_count(), CONNECTIONS);
-    let per_end = (after - before) / (2 * CONNECTIONS as i64);
-    let peak_per_end = (peak - before) / (2 * CONNECTIONS as i64);
+    let per_end = (after.live - before.live) / (2 * CONNECTIONS as i64);
+    let peak_per_end = (peak - before.live) / (2 * CONNECTIONS as i64);
     println!(
         "{CONNECTIONS} idle connections: {} bytes held by both stacks, {per_end} bytes per connection end \
          (peak while opening: {peak_per_end} bytes per end); goal {GOAL}",
-        after - before
+        after.live - before.live
     );
     // The breakdown: live allocations the connections added, by size
-    // class (allocations per connection end, in hundredths).
-    for (i, (b, a)) in histogram_before.iter().zip(&histogram_after).enumerate() {
-        let added = a - b;
-        if added.abs() >= (CONNECTIONS as i64) / 100 {
-            let size = if i == BUCKETS - 1 {
-                format!(">{HISTOGRAM_MAX}")
-            } else {
-                format!("{}..={}", (i * 16).saturating_sub(15), i * 16)
-            };
-            println!(
-                "  {size:>12} bytes: {added:>7} live allocations, {:.2} per end",
-                added as f64 / (2 * CONNECTIONS) as f64
-            );
-        }
-    }
+    // class, per connection end.
+    counting_alloc::print_growth(&before, &after, 2 * CONNECTIONS);
     assert!(per_end <= GOAL, "an idle connection end costs {per_end} bytes (goal {GOAL})");
     drop(ends);
 }
