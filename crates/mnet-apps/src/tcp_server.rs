@@ -144,13 +144,18 @@ struct Tracker {
 /// `spawner` for every accepted connection; `on_event` hears about each.
 /// Returns only with a `limit` (or on a listen/accept error): after
 /// `limit` connections were accepted and every handler has returned.
-pub async fn serve<H, Fut, E>(net: &Net, spawner: &Spawner, cfg: ServerConfig, mut handler: H, on_event: E) -> Result<ServeSummary>
+pub async fn serve<H, Fut, E>(net: &Net, spawner: &Spawner, cfg: ServerConfig, handler: H, on_event: E) -> Result<ServeSummary>
 where
-    H: FnMut(TcpStream, u64) -> Fut,
+    H: FnMut(TcpStream, u64) -> Fut + 'static,
     Fut: Future<Output = Transfer> + 'static,
     E: FnMut(&ServerEvent) + 'static,
 {
     let on_event = Rc::new(RefCell::new(on_event));
+    // Shared with the tasks, which call it themselves: a future moved into
+    // a task and then awaited is stored twice in the task (once as the
+    // captured value, once as the awaited one), and this is the memory of
+    // every idle connection.
+    let handler = Rc::new(RefCell::new(handler));
     let tracker = Rc::new(RefCell::new(Tracker::default()));
     let listener = net.tcp_listen(cfg.local, cfg.backlog)?;
     (on_event.borrow_mut())(&ServerEvent::Listening(listener.local_addr()?));
@@ -162,9 +167,10 @@ where
         (on_event.borrow_mut())(&ServerEvent::Accepted { id, peer });
         tracker.borrow_mut().open += 1;
         let started = net.now();
-        let work = handler(stream, id);
-        let (net, tracker, on_event) = (net.clone(), tracker.clone(), on_event.clone());
+        let (net, tracker, on_event, handler) = (net.clone(), tracker.clone(), on_event.clone(), handler.clone());
         spawner.spawn(async move {
+            let work = (handler.borrow_mut())(stream, id);
+            drop(handler);
             let transfer = work.await;
             let elapsed = net.now() - started;
             (on_event.borrow_mut())(&ServerEvent::Finished {

@@ -170,8 +170,8 @@ pub(super) struct Undo {
 /// One TCP connection.
 #[derive(Debug)]
 pub struct Connection {
-    /// Shared by every connection of a stack; copied on write
-    /// (`Arc::make_mut`) by the few per-connection settings.
+    /// Shared by every connection of a stack, never copied: per-connection
+    /// settings (TCP_NODELAY) are fields of their own.
     pub(super) cfg: Arc<TcpConfig>,
     pub(super) local: SocketAddr,
     pub(super) remote: SocketAddr,
@@ -242,6 +242,10 @@ pub struct Connection {
     /// RFC 9293 §3.8.6.2.1 (4): the override timeout fired; send what the
     /// window allows even if it is small.
     pub(super) force_send: bool,
+    /// Nagle's algorithm (RFC 9293 §3.7.4) is on: `cfg.nagle` until
+    /// [`Connection::set_nodelay`] (a flag here, so that TCP_NODELAY does
+    /// not give the connection a private copy of the shared config).
+    pub(super) nagle: bool,
     /// RFC 7323 §4.3 Last.ACK.sent.
     pub(super) last_ack_sent: TcpSeqNumber,
 
@@ -427,6 +431,7 @@ impl Connection {
             ecn_ok: false,
             ws_ok: false,
             force_send: false,
+            nagle: cfg.nagle,
             last_ack_sent: TcpSeqNumber(0),
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             rtx_at: None,
