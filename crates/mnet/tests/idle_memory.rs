@@ -34,8 +34,9 @@ const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const CONNECTIONS: usize = 10_000;
 /// Connections opened per round of frame exchange.
 const BATCH: usize = 500;
-/// The goal per connection end, in bytes.
-const GOAL: i64 = 2048;
+/// The bound per connection end, in bytes: the goal is 2,048;
+/// 1,498 measured, plus 10 %, so that a regression fails.
+const GOAL: i64 = 1_650;
 
 fn stack(mac: EthernetAddress, ip: Ipv4Addr, seed: u8, now: Instant) -> Stack {
     let cidr = IpCidr::new(IpAddr::V4(ip), 24).expect("valid prefix");
@@ -61,7 +62,7 @@ fn exchange(a: &mut Stack, b: &mut Stack, now: Instant) {
 }
 
 #[test]
-fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
+fn ten_thousand_idle_connections_cost_well_under_2_kib_per_end() {
     let mut now = Instant::from_secs(1);
     let mut a = stack(MAC_A, IP_A, 1, now);
     let mut b = stack(MAC_B, IP_B, 2, now);
