@@ -42,6 +42,7 @@ pub const ECHO_CHUNK: usize = 16 * 1024;
 /// Not an `async fn`: its argument would be stored twice in the future
 /// (as the argument and as the body's binding); the `async move` block
 /// uses the captured stream in place.
+#[expect(clippy::manual_async_fn, reason = "an async fn stores its argument twice")]
 pub fn echo_connection(mut stream: TcpStream) -> impl Future<Output = Transfer> {
     async move {
         // TCP_NODELAY: an echo answers each read at once (no Nagle wait
