@@ -11,7 +11,6 @@
 //! everything that indexes buffers and scoreboards, so internal ranges
 //! never wrap.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -302,11 +301,9 @@ pub struct Connection {
     pub(super) tlp_high: Option<(u64, bool)>,
     pub(super) tlp_due: Option<(u64, u64, bool)>,
     pub(super) tlp_dsack: bool,
-    /// Retransmissions of this recovery: (start, end, when, SND.NXT then),
-    /// at most [`super::rack::MAX_RTX_LOG`].
-    pub(super) rtx_log: VecDeque<(u64, u64, Instant, u64)>,
-    /// Retransmissions found lost (RACK), to be sent again.
-    pub(super) relost: VecDeque<(u64, u64)>,
+    /// Retransmissions of this recovery and those found lost again (see
+    /// `rack.rs`); made at the first retransmission, freed when idle.
+    pub(super) rack_log: Option<alloc::boxed::Box<super::rack::RackLog>>,
     /// RFC 8985 RACK.xmit_ts, for retransmissions: when the latest-sent
     /// retransmission found delivered in this recovery left.
     pub(super) rack_rtx_delivered: Option<Instant>,
@@ -464,8 +461,7 @@ impl Connection {
             tlp_high: None,
             tlp_due: None,
             tlp_dsack: false,
-            rtx_log: VecDeque::new(),
-            relost: VecDeque::new(),
+            rack_log: None,
             rack_rtx_delivered: None,
             undo: None,
             cwnd_limited: false,
@@ -804,8 +800,7 @@ impl Connection {
         self.ack_now = false;
         self.ack_owed = false;
         self.recovery = None;
-        self.rtx_log = VecDeque::new();
-        self.relost = VecDeque::new();
+        self.rack_log = None;
         self.rack_rtx_delivered = None;
         self.send.ack(self.send.len());
         self.send.release();

@@ -112,11 +112,8 @@ impl Connection {
             if self.scoreboard.is_empty() {
                 self.scoreboard.clear();
             }
-            if self.rtx_log.is_empty() {
-                self.rtx_log = alloc::collections::VecDeque::new();
-            }
-            if self.relost.is_empty() {
-                self.relost = alloc::collections::VecDeque::new();
+            if self.rack_log.as_ref().is_some_and(|l| l.rtx.is_empty() && l.relost.is_empty()) {
+                self.rack_log = None;
             }
         }
         TimerOutcome::Ok
