@@ -140,40 +140,57 @@ struct Tracker {
     waiter: Option<Waker>,
 }
 
+/// What [`serve`]'s accept loop shares with its connection tasks.
+struct Shared<H, E> {
+    net: Net,
+    /// Makes each connection's future, called inside its task.
+    handler: RefCell<H>,
+    on_event: RefCell<E>,
+    tracker: RefCell<Tracker>,
+}
+
 /// Listen on `cfg.local` and run `handler(stream, id)` as a task of
 /// `spawner` for every accepted connection; `on_event` hears about each.
 /// Returns only with a `limit` (or on a listen/accept error): after
 /// `limit` connections were accepted and every handler has returned.
-pub async fn serve<H, Fut, E>(net: &Net, spawner: &Spawner, cfg: ServerConfig, mut handler: H, on_event: E) -> Result<ServeSummary>
+pub async fn serve<H, Fut, E>(net: &Net, spawner: &Spawner, cfg: ServerConfig, handler: H, on_event: E) -> Result<ServeSummary>
 where
-    H: FnMut(TcpStream, u64) -> Fut,
+    H: FnMut(TcpStream, u64) -> Fut + 'static,
     Fut: Future<Output = Transfer> + 'static,
     E: FnMut(&ServerEvent) + 'static,
 {
-    let on_event = Rc::new(RefCell::new(on_event));
-    let tracker = Rc::new(RefCell::new(Tracker::default()));
+    // One `Rc` for all the task needs from here: every idle connection's
+    // task holds it. The handler is called inside the task: a future
+    // moved into a task and then awaited is stored twice in it (once as
+    // the captured value, once as the awaited one).
+    let shared = Rc::new(Shared {
+        net: net.clone(),
+        handler: RefCell::new(handler),
+        on_event: RefCell::new(on_event),
+        tracker: RefCell::new(Tracker::default()),
+    });
     let listener = net.tcp_listen(cfg.local, cfg.backlog)?;
-    (on_event.borrow_mut())(&ServerEvent::Listening(listener.local_addr()?));
+    (shared.on_event.borrow_mut())(&ServerEvent::Listening(listener.local_addr()?));
     let mut accepted = 0u64;
     while cfg.limit.is_none_or(|l| accepted < l) {
         let (stream, peer) = listener.accept().await?;
         accepted += 1;
         let id = accepted;
-        (on_event.borrow_mut())(&ServerEvent::Accepted { id, peer });
-        tracker.borrow_mut().open += 1;
+        (shared.on_event.borrow_mut())(&ServerEvent::Accepted { id, peer });
+        shared.tracker.borrow_mut().open += 1;
         let started = net.now();
-        let work = handler(stream, id);
-        let (net, tracker, on_event) = (net.clone(), tracker.clone(), on_event.clone());
+        let shared = shared.clone();
         spawner.spawn(async move {
+            let work = (shared.handler.borrow_mut())(stream, id);
             let transfer = work.await;
-            let elapsed = net.now() - started;
-            (on_event.borrow_mut())(&ServerEvent::Finished {
+            let elapsed = shared.net.now() - started;
+            (shared.on_event.borrow_mut())(&ServerEvent::Finished {
                 id,
                 peer,
                 elapsed,
                 transfer: Box::new(transfer),
             });
-            let mut t = tracker.borrow_mut();
+            let mut t = shared.tracker.borrow_mut();
             t.open -= 1;
             t.failed += u64::from(transfer.error.is_some());
             if let Some(w) = t.waiter.take() {
@@ -183,9 +200,9 @@ where
     }
     // "then stops accepting": connections still queued are reset.
     drop(listener);
-    (on_event.borrow_mut())(&ServerEvent::StoppedAccepting { accepted });
+    (shared.on_event.borrow_mut())(&ServerEvent::StoppedAccepting { accepted });
     core::future::poll_fn(|cx| {
-        let mut t = tracker.borrow_mut();
+        let mut t = shared.tracker.borrow_mut();
         if t.open == 0 {
             Poll::Ready(())
         } else {
@@ -194,7 +211,7 @@ where
         }
     })
     .await;
-    let failed = tracker.borrow().failed;
+    let failed = shared.tracker.borrow().failed;
     Ok(ServeSummary { accepted, failed })
 }
 

@@ -17,6 +17,11 @@
 //!     ns.run_ok(&["ping", "-c", "1", &format!("10.{a}.{b}.1")], Duration::from_secs(5));
 //! } // the namespace is gone here
 //! ```
+//!
+//! [`counting_alloc`] is a global allocator that counts a thread's live
+//! heap, for the memory tests.
+
+pub mod counting_alloc;
 
 use std::fs::File;
 use std::io::Read;

@@ -11,63 +11,16 @@
 //! Every connection has two ends (A's and B's); the cost of one end
 //! includes its share of the tables (4-tuple hash, timers, port counts).
 //!
-//! The counters are per thread, so the harness's other threads cannot
-//! disturb them. The library forbids `unsafe`; this test needs it for
-//! `GlobalAlloc` only.
+//! The counters (`mnet_testnet::counting_alloc`) are per thread, so the
+//! harness's other threads cannot disturb them.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mnet::link::FrameMeta;
 use mnet::stack::Stack;
 use mnet::wire::{EthernetAddress, IpCidr};
 use mnet::{Config, Duration, Error, Instant};
-
-thread_local! {
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-}
-
-fn add(bytes: i64) {
-    let _ = LIVE.try_with(|l| {
-        let v = l.get() + bytes;
-        l.set(v);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
-    });
-}
-
-/// `System`, keeping this thread's live heap bytes.
-struct CountingAlloc;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which
-// implements `GlobalAlloc` correctly; the bookkeeping touches only
-// const-initialised thread-locals and never allocates.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as i64);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add(layout.size() as i64);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(new_size as i64 - layout.size() as i64);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add(-(layout.size() as i64));
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use mnet_testnet::counting_alloc::{self, CountingAlloc};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -81,8 +34,9 @@ const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const CONNECTIONS: usize = 10_000;
 /// Connections opened per round of frame exchange.
 const BATCH: usize = 500;
-/// The goal per connection end, in bytes.
-const GOAL: i64 = 2048;
+/// The bound per connection end, in bytes: the issue's goal is 2,048;
+/// 1,362 measured, plus 10 %, so that a regression fails.
+const GOAL: i64 = 1_500;
 
 fn stack(mac: EthernetAddress, ip: Ipv4Addr, seed: u8, now: Instant) -> Stack {
     let cidr = IpCidr::new(IpAddr::V4(ip), 24).expect("valid prefix");
@@ -108,7 +62,7 @@ fn exchange(a: &mut Stack, b: &mut Stack, now: Instant) {
 }
 
 #[test]
-fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
+fn ten_thousand_idle_connections_cost_well_under_2_kib_per_end() {
     let mut now = Instant::from_secs(1);
     let mut a = stack(MAC_A, IP_A, 1, now);
     let mut b = stack(MAC_B, IP_B, 2, now);
@@ -128,8 +82,7 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
     b.tcp_abort(now, warm_b);
     exchange(&mut a, &mut b, now);
 
-    let before = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(before));
+    let before = counting_alloc::snapshot();
     let mut ends = Vec::with_capacity(CONNECTIONS);
     let hello = [0x42u8; 100];
     let mut buf = [0u8; 256];
@@ -157,17 +110,20 @@ fn ten_thousand_idle_connections_cost_at_most_2_kib_per_end() {
         b.poll(t);
         exchange(&mut a, &mut b, t);
     }
-    let after = LIVE.with(Cell::get);
-    let peak = PEAK.with(Cell::get);
+    let peak = counting_alloc::peak();
+    let after = counting_alloc::snapshot();
     assert_eq!(a.tcp_connection_count(), CONNECTIONS);
     assert_eq!(b.tcp_connection_count(), CONNECTIONS);
-    let per_end = (after - before) / (2 * CONNECTIONS as i64);
-    let peak_per_end = (peak - before) / (2 * CONNECTIONS as i64);
+    let per_end = (after.live - before.live) / (2 * CONNECTIONS as i64);
+    let peak_per_end = (peak - before.live) / (2 * CONNECTIONS as i64);
     println!(
         "{CONNECTIONS} idle connections: {} bytes held by both stacks, {per_end} bytes per connection end \
          (peak while opening: {peak_per_end} bytes per end); goal {GOAL}",
-        after - before
+        after.live - before.live
     );
+    // The breakdown: live allocations the connections added, by size
+    // class, per connection end.
+    counting_alloc::print_growth(&before, &after, 2 * CONNECTIONS);
     assert!(per_end <= GOAL, "an idle connection end costs {per_end} bytes (goal {GOAL})");
     drop(ends);
 }

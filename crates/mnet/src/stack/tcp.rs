@@ -27,6 +27,8 @@ use crate::tcp::{Connection, SegmentOutcome, State, TcpConfig, TimeWaitAction, T
 use crate::time::Instant;
 use crate::udp::{EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN};
 use crate::wire::{IpProtocol, TcpFlags, TcpPacket, TcpRepr, TcpSeqNumber, WireError, ethernet, ipv4, tcp};
+use core::hash::BuildHasher;
+use hashbrown::HashTable;
 
 /// RFC 5961 §7: "An implementation SHOULD include a ... system-wide
 /// limit on the number of challenge ACKs" (Linux: 1000 per second).
@@ -83,7 +85,12 @@ pub(crate) struct TcpTable {
     /// spare slot costs far less than a whole connection; moving a
     /// connection out and back (`tcp_service`) moves a pointer.
     conns: Slab<Box<TcpSock>>,
-    by_tuple: HashMap<Tuple, Handle>,
+    /// The 4-tuple index: each entry is the tuple's keyed hash and the
+    /// connection's handle, 16 bytes (a `(Tuple, Handle)` entry is 72);
+    /// the tuple itself is compared in the connection ([`TcpTable::find`]).
+    by_tuple: HashTable<(u64, Handle)>,
+    /// The key of `by_tuple`'s hashes.
+    tuple_hasher: hash::KeyedState,
     /// How many connections use each local (address, port): port choice
     /// in O(1) instead of a scan of every connection.
     local_ports: HashMap<(IpAddr, u16), u32>,
@@ -122,7 +129,8 @@ impl TcpTable {
         TcpTable {
             config: Arc::new(config),
             conns: Slab::new(max_connections),
-            by_tuple: hash::new_map(rng),
+            by_tuple: HashTable::new(),
+            tuple_hasher: hash::KeyedState::new(rng),
             local_ports: hash::new_map(rng),
             listeners: Slab::new(limits.tcp_listeners),
             listen_by_local: hash::new_map(rng),
@@ -178,19 +186,36 @@ impl TcpTable {
         self.listen_by_local.contains_key(&(ip, port)) || self.local_ports.contains_key(&(ip, port))
     }
 
+    /// The connection with this 4-tuple.
+    fn find(&self, tuple: &Tuple) -> Option<Handle> {
+        let hash = self.tuple_hasher.hash_one(tuple);
+        // A connection out of the slab for the moment (`tcp_service`) is
+        // taken at its word by its keyed hash; its caller finds it stale.
+        let same = |&(hh, h): &(u64, Handle)| hh == hash && self.conns.get(h).is_none_or(|s| (s.conn.local(), s.conn.remote()) == *tuple);
+        self.by_tuple.find(hash, same).map(|&(_, h)| h)
+    }
+
     /// Index a connection under its 4-tuple and its local address.
     fn index(&mut self, tuple: Tuple, h: Handle) {
-        self.by_tuple.insert(tuple, h);
+        let hash = self.tuple_hasher.hash_one(tuple);
+        // A tuple names one connection: a newer one replaces the entry.
+        if let Some(old) = self.find(&tuple)
+            && let Ok(entry) = self.by_tuple.find_entry(hash, |&(_, x)| x == old)
+        {
+            entry.remove();
+        }
+        self.by_tuple.insert_unique(hash, (hash, h), |&(hh, _)| hh);
         *self.local_ports.entry((tuple.0.ip(), tuple.0.port())).or_insert(0) += 1;
     }
 
     /// Remove connection `h` from the indexes (if the 4-tuple still
     /// names `h`: a new incarnation may have taken it).
     fn unindex(&mut self, tuple: &Tuple, h: Handle) {
-        if self.by_tuple.get(tuple) != Some(&h) {
+        let hash = self.tuple_hasher.hash_one(tuple);
+        let Ok(entry) = self.by_tuple.find_entry(hash, |&(_, x)| x == h) else {
             return;
-        }
-        self.by_tuple.remove(tuple);
+        };
+        entry.remove();
         let key = (tuple.0.ip(), tuple.0.port());
         if let Some(n) = self.local_ports.get_mut(&key) {
             *n -= 1;
@@ -593,7 +618,7 @@ impl Stack {
         let remote = SocketAddr::new(src, seg.src_port);
         let ce = meta.dscp_ecn & 0b11 == ECN_CE;
 
-        if let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) {
+        if let Some(h) = self.tcp.find(&(local, remote)) {
             let Some(sock) = self.tcp.conns.get_mut(h) else {
                 self.stats.record(Drop::TcpStale);
                 return;
@@ -849,7 +874,7 @@ impl Stack {
             let local = SocketAddr::new(ip, port);
             let free = match remote {
                 Some(r) => {
-                    !self.tcp.by_tuple.contains_key(&(local, r))
+                    self.tcp.find(&(local, r)).is_none()
                         && !self.tcp.time_wait.contains_key(&(local, r))
                         && !self.tcp.listen_by_local.contains_key(&(ip, port))
                 }
@@ -1090,7 +1115,7 @@ impl Stack {
     /// OutOfWindowIcmps.) Without it, a blind attacker who guesses the
     /// ports can abort a connection in SYN-SENT or shrink its segments.
     fn tcp_icmp_target(&mut self, local: SocketAddr, remote: SocketAddr, seq: TcpSeqNumber) -> Option<Handle> {
-        let Some(&h) = self.tcp.by_tuple.get(&(local, remote)) else {
+        let Some(h) = self.tcp.find(&(local, remote)) else {
             self.stats.record(if local.is_ipv6() {
                 Drop::Icmpv6NoSocket
             } else {
@@ -1149,3 +1174,15 @@ mod ack_batch_tests;
 #[cfg(test)]
 #[path = "tcp_tx_buffer_tests.rs"]
 mod tx_buffer_tests;
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn an_idle_connection_record_is_small() {
+        // What every connection holds in the slab's box, idle or not
+        // (1,256 bytes measured: the TCB and two waker sets; see
+        // tests/idle_memory.rs for the whole cost of an idle connection).
+        let size = core::mem::size_of::<super::TcpSock>();
+        assert!(size <= 1384, "{size}");
+    }
+}

@@ -11,7 +11,6 @@
 //! everything that indexes buffers and scoreboards, so internal ranges
 //! never wrap.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -170,8 +169,8 @@ pub(super) struct Undo {
 /// One TCP connection.
 #[derive(Debug)]
 pub struct Connection {
-    /// Shared by every connection of a stack; copied on write
-    /// (`Arc::make_mut`) by the few per-connection settings.
+    /// Shared by every connection of a stack, never copied: per-connection
+    /// settings (TCP_NODELAY) are fields of their own.
     pub(super) cfg: Arc<TcpConfig>,
     pub(super) local: SocketAddr,
     pub(super) remote: SocketAddr,
@@ -249,6 +248,10 @@ pub struct Connection {
     /// RFC 9293 §3.8.6.2.1 (4): the override timeout fired; send what the
     /// window allows even if it is small.
     pub(super) force_send: bool,
+    /// Nagle's algorithm (RFC 9293 §3.7.4) is on: `cfg.nagle` until
+    /// [`Connection::set_nodelay`] (a flag here, so that TCP_NODELAY does
+    /// not give the connection a private copy of the shared config).
+    pub(super) nagle: bool,
     /// RFC 7323 §4.3 Last.ACK.sent.
     pub(super) last_ack_sent: TcpSeqNumber,
 
@@ -305,11 +308,9 @@ pub struct Connection {
     pub(super) tlp_high: Option<(u64, bool)>,
     pub(super) tlp_due: Option<(u64, u64, bool)>,
     pub(super) tlp_dsack: bool,
-    /// Retransmissions of this recovery: (start, end, when, SND.NXT then),
-    /// at most [`super::rack::MAX_RTX_LOG`].
-    pub(super) rtx_log: VecDeque<(u64, u64, Instant, u64)>,
-    /// Retransmissions found lost (RACK), to be sent again.
-    pub(super) relost: VecDeque<(u64, u64)>,
+    /// Retransmissions of this recovery and those found lost again (see
+    /// `rack.rs`); made at the first retransmission, freed when idle.
+    pub(super) rack_log: Option<alloc::boxed::Box<super::rack::RackLog>>,
     /// RFC 8985 RACK.xmit_ts, for retransmissions: when the latest-sent
     /// retransmission found delivered in this recovery left.
     pub(super) rack_rtx_delivered: Option<Instant>,
@@ -436,6 +437,7 @@ impl Connection {
             ecn_ok: false,
             ws_ok: false,
             force_send: false,
+            nagle: cfg.nagle,
             last_ack_sent: TcpSeqNumber(0),
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             rtx_at: None,
@@ -468,8 +470,7 @@ impl Connection {
             tlp_high: None,
             tlp_due: None,
             tlp_dsack: false,
-            rtx_log: VecDeque::new(),
-            relost: VecDeque::new(),
+            rack_log: None,
             rack_rtx_delivered: None,
             undo: None,
             cwnd_limited: false,
@@ -808,8 +809,7 @@ impl Connection {
         self.ack_now = false;
         self.ack_owed = false;
         self.recovery = None;
-        self.rtx_log = VecDeque::new();
-        self.relost = VecDeque::new();
+        self.rack_log = None;
         self.rack_rtx_delivered = None;
         self.send.ack(self.send.len());
         self.send.release();

@@ -459,8 +459,8 @@ impl Connection {
         // (draft-minshall-nagle): only an unacknowledged *small* segment
         // holds the next small one back, so a write that is not a multiple
         // of the MSS does not wait a round trip for its tail.
-        let nagle_ok = !self.cfg.nagle || self.last_small_end <= self.snd_una || fin_pending;
-        if self.cfg.nagle && !fin_pending && !self.force_send && self.corks_tail(len, unsent, mss) {
+        let nagle_ok = !self.nagle || self.last_small_end <= self.snd_una || fin_pending;
+        if self.nagle && !fin_pending && !self.force_send && self.corks_tail(len, unsent, mss) {
             return None;
         }
         let ok = len >= mss || (nagle_ok && (len == unsent || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2))) || self.force_send;

@@ -21,6 +21,21 @@
 use super::congestion::CongestionControl;
 use super::connection::{Connection, RecoveryKind};
 use crate::time::{Duration, Instant};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+/// The retransmissions of a recovery episode, made at its first
+/// retransmission (every connection would otherwise carry two empty
+/// deques, 64 bytes).
+#[derive(Debug, Default)]
+pub(super) struct RackLog {
+    /// Retransmissions of this recovery: (start, end, when, SND.NXT then),
+    /// at most [`MAX_RTX_LOG`].
+    pub rtx: VecDeque<(u64, u64, Instant, u64)>,
+    /// Retransmissions found lost (RACK), to be sent again, at most
+    /// [`MAX_RTX_LOG`].
+    pub relost: VecDeque<(u64, u64)>,
+}
 
 /// RFC 8985 §7.2: "WCDelAckT stands for worst case delayed ACK timer.
 /// ... the RECOMMENDED value is 200ms".
@@ -78,10 +93,21 @@ impl Connection {
 
     /// Remembers a retransmission for lost-retransmission detection.
     pub(super) fn rack_log_retransmission(&mut self, start: u64, end: u64, now: Instant) {
-        if self.rtx_log.len() >= MAX_RTX_LOG {
-            self.rtx_log.pop_front();
+        let snd_nxt = self.snd_nxt;
+        let log = self.rack_log.get_or_insert_with(Box::default);
+        if log.rtx.len() >= MAX_RTX_LOG {
+            log.rtx.pop_front();
         }
-        self.rtx_log.push_back((start, end, now, self.snd_nxt));
+        log.rtx.push_back((start, end, now, snd_nxt));
+    }
+
+    /// Forgets the retransmissions of a recovery that ended (the memory
+    /// stays for the next one until the connection goes idle).
+    pub(super) fn rack_clear_log(&mut self) {
+        if let Some(log) = self.rack_log.as_deref_mut() {
+            log.rtx.clear();
+            log.relost.clear();
+        }
     }
 
     /// RFC 8985 §6.2 applied to retransmissions: one is lost when data sent
@@ -90,16 +116,20 @@ impl Connection {
     /// since it left. Lost ones are queued to be sent again; an unexpired
     /// one arms the reordering timer.
     pub(super) fn rack_detect_lost_retransmissions(&mut self, now: Instant) {
-        if !self.sack_ok || self.rtx_log.is_empty() {
+        if !self.sack_ok || self.rack_log.as_ref().is_none_or(|l| l.rtx.is_empty()) {
             return;
         }
+        // Out of the connection while it is read beside the scoreboard.
+        let Some(mut log) = self.rack_log.take() else {
+            return;
+        };
         let highest = self.scoreboard.highest_sacked().unwrap_or(0).max(self.snd_una);
         let reo_wnd = self.reo_wnd();
         let mut later_delivered = false;
-        let mut i = self.rtx_log.len();
+        let mut i = log.rtx.len();
         while i > 0 {
             i -= 1;
-            let Some(&(start, end, sent, nxt_then)) = self.rtx_log.get(i) else {
+            let Some(&(start, end, sent, nxt_then)) = log.rtx.get(i) else {
                 break;
             };
             let (hole, _) = self.scoreboard.hole_at(start.max(self.snd_una));
@@ -113,7 +143,7 @@ impl Connection {
                 // fires.
                 later_delivered = true;
                 self.rack_rtx_delivered = Some(self.rack_rtx_delivered.map_or(sent, |t| t.max(sent)));
-                self.rtx_log.remove(i);
+                log.rtx.remove(i);
                 continue;
             }
             // RFC 8985 §6.2: "a segment is marked lost if ... a segment
@@ -126,27 +156,29 @@ impl Connection {
             }
             let deadline = sent + reo_wnd;
             if now >= deadline {
-                self.rtx_log.remove(i);
-                if self.relost.len() < MAX_RTX_LOG {
-                    self.relost.push_back((hole, end));
+                log.rtx.remove(i);
+                if log.relost.len() < MAX_RTX_LOG {
+                    log.relost.push_back((hole, end));
                 }
             } else {
                 self.reo_at = Some(self.reo_at.map_or(deadline, |t| t.min(deadline)));
             }
         }
+        self.rack_log = Some(log);
     }
 
     /// The next piece of a lost retransmission to send again, at most
     /// `mss` bytes of what is still un-SACKed.
     pub(super) fn next_relost(&mut self, mss: u64) -> Option<(u64, u64)> {
-        while let Some((start, end)) = self.relost.pop_front() {
+        let log = self.rack_log.as_deref_mut()?;
+        while let Some((start, end)) = log.relost.pop_front() {
             let (hs, he) = self.scoreboard.hole_at(start.max(self.snd_una));
             if hs >= end || hs >= self.snd_nxt {
                 continue;
             }
             let stop = he.min(end).min(hs + mss).min(self.snd_nxt);
             if stop < end {
-                self.relost.push_front((stop, end));
+                log.relost.push_front((stop, end));
             }
             return Some((hs, stop));
         }

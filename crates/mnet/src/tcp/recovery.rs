@@ -215,8 +215,7 @@ impl Connection {
                 self.recovery = None;
                 self.dupacks = 0;
                 self.rescue_rxt = None;
-                self.rtx_log.clear();
-                self.relost.clear();
+                self.rack_clear_log();
                 self.rack_rtx_delivered = None;
                 match rec.kind {
                     RecoveryKind::Fast => self.cc.on_recovery_exit(now, (self.snd_nxt - self.snd_una) as usize, mss),
@@ -418,8 +417,7 @@ impl Connection {
         self.tlp_high = None;
         self.tlp_due = None;
         self.reo_at = None;
-        self.rtx_log.clear();
-        self.relost.clear();
+        self.rack_clear_log();
         self.rack_rtx_delivered = None;
     }
 

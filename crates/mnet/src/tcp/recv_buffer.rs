@@ -135,6 +135,24 @@ impl RecvBuffer {
         self.ring.reserve(offset + len, self.max);
         let written = self.ring.write_at(offset, &data[..len]);
         let end = at + written as u64;
+        if at == next && self.ooo.is_empty() {
+            // The common case, in order with no hole: straight to the
+            // reader, without the out-of-order map (whose node would stay
+            // allocated in every idle connection).
+            if written == 0 {
+                return Accepted::default();
+            }
+            self.ring.commit(written);
+            let inserted = Inserted {
+                new_bytes: written as u64,
+                block: Some((at, end)),
+                ..Inserted::default()
+            };
+            return Accepted {
+                advanced: written,
+                inserted,
+            };
+        }
         let inserted = self.ooo.insert(at, end);
         let mut advanced = 0;
         if inserted.block.is_some()
@@ -210,6 +228,8 @@ impl RecvBuffer {
     pub fn release(&mut self) {
         if self.ring.is_empty() && self.ooo.is_empty() {
             self.ring.shrink(0, 0);
+            // An emptied map may keep its node: let it go.
+            self.ooo.clear();
         }
     }
 }

@@ -23,6 +23,7 @@
 //! ```
 
 use crate::time::Duration;
+use core::num::NonZeroU64;
 
 /// Clock granularity G of RFC 6298 §2: our timers tick in microseconds,
 /// our timestamps in milliseconds.
@@ -34,8 +35,10 @@ const MAX_BACKOFF_SHIFT: u32 = 16;
 /// SRTT, RTTVAR and the RTO with its exponential backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RttEstimator {
-    /// Microseconds; `None` before the first measurement.
-    srtt: Option<u64>,
+    /// Microseconds; `None` before the first measurement. Samples are at
+    /// least [`CLOCK_GRANULARITY`], never zero: `NonZeroU64` keeps the
+    /// `Option`s of this estimator (one per connection) at 8 bytes.
+    srtt: Option<NonZeroU64>,
     rttvar: u64,
     /// The RTO before backoff, microseconds.
     base_rto: u64,
@@ -43,8 +46,8 @@ pub struct RttEstimator {
     min: u64,
     max: u64,
     /// Smallest RTT seen, microseconds (for congestion control).
-    min_rtt: Option<u64>,
-    latest: Option<u64>,
+    min_rtt: Option<NonZeroU64>,
+    latest: Option<NonZeroU64>,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -78,25 +81,26 @@ impl RttEstimator {
         match self.srtt {
             None => {
                 // RFC 6298 §2.2: "SRTT <- R, RTTVAR <- R/2"
-                self.srtt = Some(r);
+                self.srtt = NonZeroU64::new(r);
                 self.rttvar = r / 2;
             }
             Some(srtt) => {
+                let srtt = srtt.get();
                 // RFC 6298 §2.3: "RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|
                 // SRTT <- (1 - alpha) * SRTT + alpha * R'" with alpha = 1/8,
                 // beta = 1/4, RTTVAR updated first.
                 let diff = srtt.abs_diff(r);
                 self.rttvar = (3 * self.rttvar + diff) / 4;
-                self.srtt = Some((7 * srtt + r) / 8);
+                self.srtt = NonZeroU64::new((7 * srtt + r) / 8);
             }
         }
-        let srtt = self.srtt.unwrap_or(r);
+        let srtt = self.srtt.map_or(r, NonZeroU64::get);
         // RFC 6298 §2.3: "RTO <- SRTT + max (G, K*RTTVAR)" with K = 4.
         let var = (4 * self.rttvar).max(micros(CLOCK_GRANULARITY));
         self.base_rto = srtt.saturating_add(var).clamp(self.min, self.max);
         self.backoff = 0;
-        self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
-        self.latest = Some(r);
+        self.min_rtt = NonZeroU64::new(self.min_rtt.map_or(r, |m| m.get().min(r)));
+        self.latest = NonZeroU64::new(r);
     }
 
     /// RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the
@@ -127,7 +131,7 @@ impl RttEstimator {
     }
 
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.map(Duration::from_micros)
+        self.srtt.map(|v| Duration::from_micros(v.get()))
     }
 
     pub fn rttvar(&self) -> Duration {
@@ -135,11 +139,11 @@ impl RttEstimator {
     }
 
     pub fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt.map(Duration::from_micros)
+        self.min_rtt.map(|v| Duration::from_micros(v.get()))
     }
 
     pub fn latest(&self) -> Option<Duration> {
-        self.latest.map(Duration::from_micros)
+        self.latest.map(|v| Duration::from_micros(v.get()))
     }
 
     /// Whether any measurement was made.

@@ -37,37 +37,46 @@ pub const MAX_SCOREBOARD_RANGES: usize = 256;
 /// SACK option being constructed."
 #[derive(Debug, Clone, Default)]
 pub struct SackReporter {
-    /// A byte inside each recently reported block, most recent first.
-    recent: [Option<u64>; 4],
-    /// A duplicate range to report once (RFC 2883).
-    dsack: Option<(u64, u64)>,
+    /// A byte inside each recently reported block, most recent first: the
+    /// first `recent_len` entries.
+    recent: [u64; 4],
+    recent_len: u8,
+    /// A duplicate range to report once (RFC 2883); empty (`start ==
+    /// end`) when there is none (compact: every connection has one).
+    dsack: (u64, u64),
 }
 
 impl SackReporter {
     /// A segment landed out of order at `at` (any offset inside it).
     pub fn on_out_of_order(&mut self, at: u64) {
-        let mut next = [Some(at), None, None, None];
+        let mut next = [at, 0, 0, 0];
         let mut i = 1;
-        for p in self.recent.iter().flatten() {
-            if i < next.len() && *p != at {
-                next[i] = Some(*p);
+        for &p in self.recent() {
+            if i < next.len() && p != at {
+                next[i] = p;
                 i += 1;
             }
         }
         self.recent = next;
+        self.recent_len = i as u8;
+    }
+
+    /// The recently reported offsets, most recent first.
+    fn recent(&self) -> &[u64] {
+        self.recent.get(..usize::from(self.recent_len)).unwrap_or(&[])
     }
 
     /// RFC 2883 §4: "If the data receiver receives a duplicate segment, it
     /// SHOULD report the duplicate ... in the first SACK block" (a D-SACK).
     pub fn on_duplicate(&mut self, start: u64, end: u64) {
         if start < end {
-            self.dsack = Some((start, end));
+            self.dsack = (start, end);
         }
     }
 
     /// Whether a D-SACK waits to be sent.
     pub fn has_dsack(&self) -> bool {
-        self.dsack.is_some()
+        self.dsack.0 < self.dsack.1
     }
 
     /// The blocks for the next ACK, most important first, given the
@@ -84,7 +93,8 @@ impl SackReporter {
                 n += 1;
             }
         };
-        if let Some((s, e)) = self.dsack.take() {
+        if self.has_dsack() {
+            let (s, e) = core::mem::take(&mut self.dsack);
             push((s, e), &mut out, 0);
             first = 1;
             // RFC 2883 §4: "If the D-SACK block reports a duplicate
@@ -98,19 +108,20 @@ impl SackReporter {
                 push(block, &mut out, first);
             }
         }
-        let mut kept = [None; 4];
+        let mut kept = [0; 4];
         let mut k = 0;
-        for p in self.recent.iter().flatten() {
-            if *p < rcv_nxt {
+        for &p in self.recent() {
+            if p < rcv_nxt {
                 continue; // delivered
             }
-            if let Some(block) = held.containing(*p) {
+            if let Some(block) = held.containing(p) {
                 push(block, &mut out, first);
-                kept[k] = Some(*p);
+                kept[k] = p;
                 k += 1;
             }
         }
         self.recent = kept;
+        self.recent_len = k as u8;
         out
     }
 

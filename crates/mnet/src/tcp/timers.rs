@@ -107,6 +107,14 @@ impl Connection {
             self.send.release();
             self.recv.release();
             self.scratch = alloc::vec::Vec::new();
+            // What loss recovery left allocated (an emptied map keeps a
+            // node, a cleared deque its capacity).
+            if self.scoreboard.is_empty() {
+                self.scoreboard.clear();
+            }
+            if self.rack_log.as_ref().is_some_and(|l| l.rtx.is_empty() && l.relost.is_empty()) {
+                self.rack_log = None;
+            }
         }
         TimerOutcome::Ok
     }

@@ -296,7 +296,7 @@ impl Connection {
 
     /// TCP_NODELAY: turns Nagle's algorithm off (`true`) or on.
     pub fn set_nodelay(&mut self, on: bool) {
-        alloc::sync::Arc::make_mut(&mut self.cfg).nagle = !on;
+        self.nagle = !on;
     }
 
     /// Turns keepalive on or off (RFC 9293 §3.8.4).

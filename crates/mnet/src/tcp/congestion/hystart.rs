@@ -17,6 +17,7 @@
 //! start for the remainder of the connection lifetime."
 
 use crate::time::Duration;
+use core::num::NonZeroU64;
 
 /// RFC 9406 §4.3: "MIN_RTT_THRESH = 4 msec".
 pub const MIN_RTT_THRESH: Duration = Duration::from_millis(4);
@@ -43,6 +44,16 @@ pub enum SlowStartStep {
     Exit,
 }
 
+/// An RTT in 8 bytes where `Option<Duration>` takes 16: microseconds + 1
+/// (saturating), so that zero stays representable.
+fn packed(rtt: Duration) -> Option<NonZeroU64> {
+    NonZeroU64::new(u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).saturating_add(1))
+}
+
+fn unpacked(rtt: Option<NonZeroU64>) -> Option<Duration> {
+    rtt.map(|v| Duration::from_micros(v.get() - 1))
+}
+
 /// The HyStart++ state of one connection.
 #[derive(Debug, Clone)]
 pub struct HyStart {
@@ -50,11 +61,13 @@ pub struct HyStart {
     done: bool,
     /// The end of the current round: SND.NXT when it began.
     window_end: Option<u64>,
-    last_round_min_rtt: Option<Duration>,
-    current_round_min_rtt: Option<Duration>,
+    /// Round minimum RTTs, [`packed`] (8 bytes each: every connection
+    /// carries this state through its first slow start).
+    last_round_min_rtt: Option<NonZeroU64>,
+    current_round_min_rtt: Option<NonZeroU64>,
     rtt_sample_count: u32,
     /// Set while in CSS: the minimum RTT that made us leave slow start.
-    css_baseline_min_rtt: Option<Duration>,
+    css_baseline_min_rtt: Option<NonZeroU64>,
     css_rounds: u32,
 }
 
@@ -120,16 +133,16 @@ impl HyStart {
         // "Keep track of the minimum observed RTT: currentRoundMinRTT =
         // min(currentRoundMinRTT, currRTT); rttSampleCount += 1".
         if let Some(rtt) = rtt {
-            self.current_round_min_rtt = Some(self.current_round_min_rtt.map_or(rtt, |m| m.min(rtt)));
+            self.current_round_min_rtt = packed(unpacked(self.current_round_min_rtt).map_or(rtt, |m| m.min(rtt)));
             self.rtt_sample_count += 1;
         }
-        let (Some(current), Some(last)) = (self.current_round_min_rtt, self.last_round_min_rtt) else {
+        let (Some(current), Some(last)) = (unpacked(self.current_round_min_rtt), unpacked(self.last_round_min_rtt)) else {
             return self.step();
         };
         if self.rtt_sample_count < N_RTT_SAMPLE {
             return self.step();
         }
-        match self.css_baseline_min_rtt {
+        match unpacked(self.css_baseline_min_rtt) {
             None => {
                 // "RttThresh = max(MIN_RTT_THRESH, min(lastRoundMinRTT /
                 // MIN_RTT_DIVISOR, MAX_RTT_THRESH)); if (currentRoundMinRTT
@@ -137,7 +150,7 @@ impl HyStart {
                 // currentRoundMinRTT; exit slow start and enter CSS".
                 let thresh = (last / MIN_RTT_DIVISOR).min(MAX_RTT_THRESH).max(MIN_RTT_THRESH);
                 if current >= last + thresh {
-                    self.css_baseline_min_rtt = Some(current);
+                    self.css_baseline_min_rtt = packed(current);
                     self.css_rounds = 0;
                 }
             }

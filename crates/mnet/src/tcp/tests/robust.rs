@@ -114,6 +114,7 @@ fn random_segments_never_panic_and_keep_invariants() {
 fn an_idle_connection_is_small() {
     // An idle connection is its TCB and nothing else (buffers are given
     // back, see flow.rs): about the size of Linux's tcp_sock.
+    // 1,176 bytes measured.
     let size = core::mem::size_of::<Connection>();
-    assert!(size <= 1536, "{size}");
+    assert!(size <= 1296, "{size}");
 }
