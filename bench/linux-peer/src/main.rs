@@ -9,6 +9,11 @@
 //!     spread over T threads (1); prints one JSON line
 //! linux-peer serve accept PORT
 //!     accept and close connections until killed (Linux <-> Linux)
+//! linux-peer client pingpong HOST PORT N
+//!     N 1-byte round trips on one connection (TCP_NODELAY); prints
+//!     {"round_trips": N, "seconds": S} (the clock runs from connect())
+//! linux-peer serve echo PORT
+//!     echo one connection byte for byte (TCP_NODELAY), then exit
 //! ```
 //!
 //! The client's JSON line: `connections` (completed connects), `seconds`,
@@ -28,7 +33,7 @@ const SLOW: Duration = Duration::from_secs(1);
 
 fn usage() -> ! {
     eprintln!(
-        "usage: linux-peer client conns HOST PORT [--seconds S] [--concurrency N] [--threads T]\n       linux-peer serve accept PORT"
+        "usage: linux-peer client conns HOST PORT [--seconds S] [--concurrency N] [--threads T]\n       linux-peer serve accept PORT\n       linux-peer client pingpong HOST PORT N\n       linux-peer serve echo PORT"
     );
     std::process::exit(2)
 }
@@ -283,6 +288,40 @@ fn serve_accept(port: u16) -> ! {
     }
 }
 
+/// N 1-byte round trips: write one byte, read it back.
+fn client_pingpong(host: Ipv4Addr, port: u16, n: u64) {
+    use std::io::Read;
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect((host, port)).unwrap_or_else(|e| panic!("connect {host}:{port}: {e}"));
+    s.set_nodelay(true).expect("TCP_NODELAY");
+    let mut b = [0u8; 1];
+    for i in 0..n {
+        b[0] = i as u8;
+        s.write_all(&b).expect("write");
+        s.read_exact(&mut b).expect("read the echo");
+        assert_eq!(b[0], i as u8, "echo of round trip {i}");
+    }
+    s.shutdown(std::net::Shutdown::Write).ok();
+    println!("{{\"round_trips\": {n}, \"seconds\": {:.6}}}", t0.elapsed().as_secs_f64());
+}
+
+/// Echo one connection until its end, then exit.
+fn serve_echo(port: u16) {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).unwrap_or_else(|e| panic!("bind {port}: {e}"));
+    println!("listening on {port}");
+    std::io::stdout().flush().ok();
+    let (mut s, _) = l.accept().expect("accept");
+    s.set_nodelay(true).expect("TCP_NODELAY");
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(k) => s.write_all(&buf[..k]).expect("echo"),
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -304,6 +343,12 @@ fn main() {
             client_conns(host, port, seconds, concurrency.max(1), threads.max(1));
         }
         ["serve", "accept", port] => serve_accept(port.parse().unwrap_or_else(|_| usage())),
+        ["client", "pingpong", host, port, n] => client_pingpong(
+            host.parse().unwrap_or_else(|_| usage()),
+            port.parse().unwrap_or_else(|_| usage()),
+            n.parse().unwrap_or_else(|_| usage()),
+        ),
+        ["serve", "echo", port] => serve_echo(port.parse().unwrap_or_else(|_| usage())),
         _ => usage(),
     }
 }
