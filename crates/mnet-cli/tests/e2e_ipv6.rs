@@ -120,23 +120,7 @@ impl V6Net {
     }
 
     fn ping(&self, dst: &str, size: usize, count: u32) -> std::process::Output {
-        self.ns().run(
-            &[
-                "ping",
-                "-6",
-                "-n",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.2",
-                "-W",
-                "2",
-                "-s",
-                &size.to_string(),
-                dst,
-            ],
-            Duration::from_secs(u64::from(count) + 15),
-        )
+        self.net.ping_output(&["-6"], dst, size, count)
     }
 }
 

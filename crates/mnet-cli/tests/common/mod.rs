@@ -329,23 +329,17 @@ impl TapNet {
 
     /// Linux pings `dst` `count` times with `size` bytes of payload.
     pub fn linux_ping(&self, dst: &str, size: usize, count: u32) -> PingResult {
-        let out = self.ns.run(
-            &[
-                "ping",
-                "-n",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.2",
-                "-W",
-                "2",
-                "-s",
-                &size.to_string(),
-                dst,
-            ],
-            Duration::from_secs(u64::from(count) + 15),
-        );
-        PingResult::parse(&out)
+        PingResult::parse(&self.ping_output(&[], dst, size, count))
+    }
+
+    /// `ping [FLAGS] -n -c COUNT -i 0.2 -W 2 -s SIZE DST` from the Linux
+    /// side, to completion (`FLAGS`: e.g. `-6`).
+    pub fn ping_output(&self, flags: &[&str], dst: &str, size: usize, count: u32) -> Output {
+        let (count_s, size_s) = (count.to_string(), size.to_string());
+        let mut argv = vec!["ping"];
+        argv.extend_from_slice(flags);
+        argv.extend(["-n", "-c", &count_s, "-i", "0.2", "-W", "2", "-s", &size_s, dst]);
+        self.ns.run(&argv, Duration::from_secs(u64::from(count) + 15))
     }
 
     /// Sends `size` random bytes to mnet's UDP echo port from a Linux
