@@ -172,9 +172,7 @@ impl Stack {
             NextHop::Loopback => 0,
             NextHop::Link { .. } => ethernet::HEADER_LEN,
         };
-        let tail = if tail.len() <= payload_len { tail } else { &[] };
-        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len - tail.len());
-        buf.extend_from_slice(tail);
+        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len, tail, payload_len);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let repr = Ipv4Repr {
             src_addr: src,

@@ -207,9 +207,7 @@ impl Stack {
             }
         }
         let headroom = if next == NextHop6::Loopback { 0 } else { ethernet::HEADER_LEN };
-        let tail = if tail.len() <= payload_len { tail } else { &[] };
-        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len - tail.len());
-        buf.extend_from_slice(tail);
+        let mut buf = self.take_tx_buffer(protocol, headroom + ip_len, tail, payload_len);
         let repr = Ipv6Repr {
             src_addr: src,
             dst_addr: dst,

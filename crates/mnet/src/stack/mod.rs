@@ -473,12 +473,21 @@ impl Stack {
     /// buffer is not zeroed first (`stack/tcp_tx_buffer_tests.rs` builds
     /// segments in poisoned buffers); other protocols may leave reserved
     /// fields to the zeroes.
-    fn take_tx_buffer(&mut self, protocol: crate::wire::IpProtocol, len: usize) -> Vec<u8> {
-        if protocol == crate::wire::IpProtocol::Tcp {
-            self.pool.take_for_overwrite(len)
+    ///
+    /// The buffer is `len` bytes long and ends with `tail` (a TCP segment's
+    /// data, copied in as the buffer is built, so it is neither zeroed first
+    /// nor copied again); a tail longer than `max_tail` (the transport
+    /// payload) is ignored.
+    fn take_tx_buffer(&mut self, protocol: crate::wire::IpProtocol, len: usize, tail: &[u8], max_tail: usize) -> Vec<u8> {
+        let tail = if tail.len() <= max_tail.min(len) { tail } else { &[] };
+        let head = len - tail.len();
+        let mut buf = if protocol == crate::wire::IpProtocol::Tcp {
+            self.pool.take_for_overwrite(head)
         } else {
-            self.pool.take(len)
-        }
+            self.pool.take(head)
+        };
+        buf.extend_from_slice(tail);
+        buf
     }
 
     /// Queue a complete frame for the device (counted drop when full).
