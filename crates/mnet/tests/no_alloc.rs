@@ -14,93 +14,23 @@
 //! reallocation or free in the measured window is counted; the first few
 //! are recorded with a backtrace, printed if the count is not zero.
 //!
-//! Counting is per thread (thread-local switch and counters), so the tests
-//! and the harness's other threads cannot disturb each other's count. The
-//! library forbids `unsafe`; this test needs it for `GlobalAlloc` only.
+//! Counting (`mnet_testnet::counting_alloc`) is per thread (thread-local
+//! switch and counters), so the tests and the harness's other threads
+//! cannot disturb each other's count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::backtrace::Backtrace;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::thread::LocalKey;
 
 use mnet::link::FrameMeta;
 use mnet::stack::{EchoEvent, Stack};
 use mnet::wire::{EthernetAddress, IpCidr};
 use mnet::{Config, Duration, Instant};
+use mnet_testnet::counting_alloc::{self, CountingAlloc};
 
-/// Allocation events recorded with a backtrace, at most.
-const MAX_TRACES: usize = 4;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-    static FREES: Cell<u64> = const { Cell::new(0) };
-    static TRACES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Count one event if this thread is counting; keep a backtrace of the
-/// first few. Counting is switched off while the backtrace is taken, so
-/// its own allocations are neither counted nor traced.
-fn record(what: &'static str, counter: &'static LocalKey<Cell<u64>>) {
-    if !COUNTING.try_with(Cell::get).unwrap_or(false) {
-        return;
-    }
-    let n = counter.with(|c| c.replace(c.get() + 1));
-    let events = ALLOCS.with(Cell::get) + FREES.with(Cell::get);
-    if events <= MAX_TRACES as u64 {
-        COUNTING.with(|c| c.set(false));
-        let trace = format!("{what} #{n}:\n{}", Backtrace::force_capture());
-        TRACES.with(|t| t.borrow_mut().push(trace));
-        COUNTING.with(|c| c.set(true));
-    }
-}
-
-/// Run `f` with counting on; returns (allocations, frees, traces).
+/// Runs `f` with allocation counting on; returns (allocations, frees, traces).
 fn count(f: impl FnOnce()) -> (u64, u64, String) {
-    ALLOCS.with(|c| c.set(0));
-    FREES.with(|c| c.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    let traces = TRACES.with(|t| t.borrow_mut().drain(..).collect::<Vec<_>>().join("\n"));
-    (ALLOCS.with(Cell::get), FREES.with(Cell::get), traces)
-}
-
-/// `System`, counting.
-struct CountingAlloc;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which
-// implements `GlobalAlloc` correctly; the bookkeeping in `record` touches
-// only const-initialised thread-locals, and allocates (the backtrace) only
-// while counting is switched off for this thread, so it never recurses
-// into its own tracing.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record("alloc", &ALLOCS);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract
-        // (non-zero size), which is `System::alloc`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record("alloc_zeroed", &ALLOCS);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record("realloc", &ALLOCS);
-        // SAFETY: `ptr` was allocated by this allocator, that is by
-        // `System`, with `layout`; the caller upholds the rest.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record("dealloc", &FREES);
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
+    let e = counting_alloc::count_events(f);
+    (e.allocs, e.frees, e.traces)
 }
 
 #[global_allocator]
@@ -280,7 +210,7 @@ struct CountingWindow {
 impl mnet::executor::Driver for CountingWindow {
     fn drive(&mut self, _: Instant) -> bool {
         self.drives += 1;
-        COUNTING.with(|c| c.set((self.from..self.to).contains(&self.drives)));
+        counting_alloc::set_counting((self.from..self.to).contains(&self.drives));
         false
     }
     fn flush(&mut self, _: Instant) -> bool {
@@ -332,8 +262,7 @@ fn executor_rounds_allocate_nothing() {
         from: 10,
         to: 10 + u32::from(ROUNDS),
     };
-    ALLOCS.with(|c| c.set(0));
-    FREES.with(|c| c.set(0));
+    counting_alloc::reset_events();
     let mut left = u32::from(ROUNDS) + 20;
     ex.block_on(
         &mut Still,
@@ -347,9 +276,8 @@ fn executor_rounds_allocate_nothing() {
             Poll::Pending
         }),
     );
-    COUNTING.with(|c| c.set(false));
-    let traces = TRACES.with(|t| t.borrow_mut().drain(..).collect::<Vec<_>>().join("\n"));
-    let (allocs, frees) = (ALLOCS.with(Cell::get), FREES.with(Cell::get));
+    counting_alloc::set_counting(false);
+    let counting_alloc::Events { allocs, frees, traces } = counting_alloc::events();
     assert!(window.drives > window.to, "the window closed before main ended");
     assert_eq!((allocs, frees), (0, 0), "{ROUNDS} executor rounds allocated:\n{traces}");
     assert_eq!(ex.task_count(), 1003);
