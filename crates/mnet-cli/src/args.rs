@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use mnet::wire::{EthernetAddress, IpCidr};
 
+/// How long `--busy-poll` without a value spins before sleeping, in
+/// microseconds (long enough for a peer's answer on the same host).
+pub const BUSY_POLL_DEFAULT_USEC: &str = "50";
+
 #[derive(Parser, Debug)]
 #[command(name = "mnet", version, about = "mnet: a TCP/IP stack in Rust, as a command")]
 pub struct Cli {
@@ -50,7 +54,7 @@ pub struct Cli {
         value_name = "USEC",
         num_args = 0..=1,
         require_equals = true,
-        default_missing_value = "50"
+        default_missing_value = BUSY_POLL_DEFAULT_USEC
     )]
     pub busy_poll: Option<u64>,
     /// Write every frame in and out to this pcap file.
